@@ -1,0 +1,139 @@
+"""Typed application settings, read once from the environment and `.env`.
+
+`DATABASE_URL` is normalised here so the rest of the package sees exactly one
+shape per backend: `postgresql+psycopg2://` (never the bare `postgresql://`,
+which SQLAlchemy 2.1 maps to psycopg 3) or `sqlite://`. Every error message is
+built from the parsed URL with its password masked, and URL errors are raised
+as `DatabaseURLError`, which pydantic passes through instead of wrapping it
+together with the raw input.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, PositiveInt, field_serializer, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from src.errors import DatabaseURLError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_URL = "sqlite:///todo.db"
+NEON_HOST_SUFFIX = ".neon.tech"
+
+_POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2"}
+_SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
+_INSECURE_SSLMODES = {"disable", "allow", "prefer"}
+
+
+def parse_database_url(raw: str) -> URL:
+    """Validate and normalise a database URL; raise `DatabaseURLError` on any defect."""
+    text = raw.strip()
+    if not text:
+        raise DatabaseURLError("must not be empty")
+    if "\x00" in text:
+        raise DatabaseURLError("must not contain NUL characters")
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        # SQLAlchemy's message repeats the whole string, password included.
+        raise DatabaseURLError(
+            "is not a URL of the form scheme://user:password@host/database"
+        ) from None
+    driver = url.drivername.lower()
+    if driver in _SQLITE_DRIVERS:
+        return url.set(drivername="sqlite")
+    if driver not in _POSTGRES_DRIVERS:
+        raise DatabaseURLError(
+            f"unsupported scheme {url.drivername!r}; use postgresql://, postgres://, "
+            "postgresql+psycopg2:// or sqlite://"
+        )
+    if not url.host:
+        raise DatabaseURLError("a PostgreSQL URL must name a host")
+    if not url.database:
+        raise DatabaseURLError("a PostgreSQL URL must name a database")
+    url = url.set(drivername="postgresql+psycopg2")
+    if url.host and url.host.lower().endswith(NEON_HOST_SUFFIX):
+        sslmode = str(url.query.get("sslmode", "require"))
+        if sslmode in _INSECURE_SSLMODES:
+            raise DatabaseURLError(
+                f"Neon accepts TLS connections only; sslmode={sslmode} is not allowed"
+            )
+        url = url.update_query_dict({"sslmode": sslmode})
+    return url
+
+
+def _to_url(value: Any) -> Any:
+    if value is None or isinstance(value, URL):
+        return value
+    if isinstance(value, str):
+        return parse_database_url(value) if value.strip() else None
+    raise DatabaseURLError("must be a string")
+
+
+class Settings(BaseSettings):
+    """Everything the data layer can be told from outside; see `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
+        frozen=True,
+        arbitrary_types_allowed=True,
+    )
+
+    app_env: Literal["development", "test", "production"] = Field(
+        default="development", alias="APP_ENV"
+    )
+    database_url: Annotated[URL | None, BeforeValidator(_to_url)] = Field(
+        default=None, alias="DATABASE_URL"
+    )
+    application_name: str = Field(
+        default="todo-data-layer", alias="DB_APPLICATION_NAME", max_length=63
+    )
+    pool_size: PositiveInt = Field(default=5, alias="DB_POOL_SIZE", le=100)
+    max_overflow: int = Field(default=5, alias="DB_MAX_OVERFLOW", ge=0, le=100)
+    pool_recycle_s: PositiveInt = Field(default=240, alias="DB_POOL_RECYCLE_S", lt=300)
+    pool_timeout_s: float = Field(default=10.0, alias="DB_POOL_TIMEOUT_S", gt=0, le=300)
+    connect_timeout_s: PositiveInt = Field(default=10, alias="DB_CONNECT_TIMEOUT_S", le=120)
+    echo: bool = Field(default=False, alias="DB_ECHO")
+
+    @field_serializer("database_url")
+    def _masked(self, url: URL | None) -> str | None:
+        # A URL is a tuple: dumped as is, it would carry the password in clear.
+        return None if url is None else url.render_as_string(hide_password=True)
+
+    @model_validator(mode="after")
+    def _production_needs_a_database(self) -> Settings:
+        if self.database_url is None and self.app_env == "production":
+            raise DatabaseURLError(
+                "is required when APP_ENV=production (the SQLite default is for development)"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> URL:
+        """The URL to connect to: `DATABASE_URL`, or the embedded SQLite default."""
+        return self.database_url or make_url(DEFAULT_SQLITE_URL)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.get_backend_name() == "postgresql"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    settings = Settings()
+    if settings.database_url is None:
+        logger.info(
+            "DATABASE_URL is not set; using the embedded SQLite database %s",
+            DEFAULT_SQLITE_URL,
+        )
+    return settings

@@ -1,0 +1,39 @@
+"""User-scoped data operations: the only way the application reads or writes rows.
+
+Plain functions taking a `Session`, in the style of full-stack-fastapi-template.
+See specs/001-db-schema/contracts/database-operations.md.
+"""
+
+from src.crud.todos import (
+    TodoCounts,
+    TodoPage,
+    count_todos,
+    create_todo,
+    create_todos,
+    delete_todo,
+    get_todo,
+    list_todos,
+    set_completed,
+    toggle_completed,
+    update_todo,
+)
+from src.crud.users import authenticate, create_user, delete_user, get_user, get_user_by_email
+
+__all__ = [
+    "TodoCounts",
+    "TodoPage",
+    "authenticate",
+    "count_todos",
+    "create_todo",
+    "create_todos",
+    "create_user",
+    "delete_todo",
+    "delete_user",
+    "get_todo",
+    "get_user",
+    "get_user_by_email",
+    "list_todos",
+    "set_completed",
+    "toggle_completed",
+    "update_todo",
+]

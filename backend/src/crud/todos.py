@@ -1,0 +1,180 @@
+"""Todo operations. Every one takes the caller's `user_id` and sees only that user's rows.
+
+`_owned` is the single place a todo query is scoped to its owner: a todo of
+another user is indistinguishable from one that does not exist (the same
+`TodoNotFoundError`, the same message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import StrictBool, validate_call
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from src.crud.arguments import STRICT_ARGUMENTS, Cursor, PageSize, RowId
+from src.crud.integrity import violates
+from src.crud.pagination import Position, decode_cursor, encode_cursor
+from src.errors import TodoNotFoundError, UserNotFoundError
+from src.models import Todo, TodoCreate, TodoUpdate
+from src.models.types import utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class TodoPage:
+    items: list[Todo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TodoCounts:
+    total: int
+    completed: int
+    open: int
+
+
+def _owned(user_id: int, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """WHERE clause for `user_id`'s todos; the only way this module filters todos."""
+    return and_(col(Todo.user_id) == user_id, *conditions)
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def create_todo(session: Session, user_id: RowId, data: TodoCreate) -> Todo:
+    """Create a todo for `user_id`; `UserNotFoundError` if there is no such user."""
+    todo = Todo.model_validate({**data.model_dump(), "user_id": user_id})
+    session.add(todo)
+    _commit_for(session, user_id)
+    return todo
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> int:
+    """Insert many todos for one user in one statement batch: all of them or none.
+
+    Each item is validated first (an error names its index); returns how many were created.
+    """
+    if not items:
+        return 0
+    now = utc_now()
+    rows = [
+        {**item.model_dump(), "user_id": user_id, "created_at": now, "updated_at": now}
+        for item in items
+    ]
+    session.execute(insert(Todo), rows)
+    _commit_for(session, user_id)
+    return len(rows)
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
+    todo = session.scalars(select(Todo).where(_owned(user_id, col(Todo.id) == todo_id))).first()
+    if todo is None:
+        raise TodoNotFoundError(todo_id)
+    return todo
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def update_todo(session: Session, user_id: RowId, todo_id: RowId, data: TodoUpdate) -> Todo:
+    """Change only the fields `data` carries; `updated_at` moves even if nothing else did."""
+    return _update(session, user_id, todo_id, data.changes())
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def set_completed(session: Session, user_id: RowId, todo_id: RowId, completed: StrictBool) -> Todo:
+    return _update(session, user_id, todo_id, {"completed": completed})
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
+    """Flip `completed` inside one UPDATE, so concurrent toggles never lose one."""
+    return _update(session, user_id, todo_id, {"completed": not_(col(Todo.completed))})
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
+    result = session.execute(delete(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.rollback()
+        raise TodoNotFoundError(todo_id)
+    session.commit()
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def list_todos(
+    session: Session,
+    user_id: RowId,
+    *,
+    completed: StrictBool | None = None,
+    limit: PageSize = 50,
+    cursor: Cursor | None = None,
+    newest_first: StrictBool = True,
+) -> TodoPage:
+    """One page of `user_id`'s todos in (created_at, id) order, and the cursor for the next.
+
+    Keyset pagination: a deep page costs what the first one does. `next_cursor`
+    is None on the last page.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if completed is not None:
+        conditions.append(col(Todo.completed) == completed)
+    key = tuple_(col(Todo.created_at), col(Todo.id))
+    if cursor is not None:
+        after = decode_cursor(
+            cursor, user_id=user_id, completed=completed, newest_first=newest_first
+        )
+        boundary = tuple_(after.created_at, after.todo_id)
+        conditions.append(key < boundary if newest_first else key > boundary)
+    order = (
+        (col(Todo.created_at).desc(), col(Todo.id).desc())
+        if newest_first
+        else (col(Todo.created_at).asc(), col(Todo.id).asc())
+    )
+    statement = select(Todo).where(_owned(user_id, *conditions)).order_by(*order)
+    rows = list(session.scalars(statement.limit(limit + 1)))
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more:
+        last = items[-1]
+        assert last.id is not None
+        next_cursor = encode_cursor(
+            Position(user_id, completed, newest_first, last.created_at, last.id)
+        )
+    return TodoPage(items, next_cursor)
+
+
+@validate_call(config=STRICT_ARGUMENTS)
+def count_todos(session: Session, user_id: RowId) -> TodoCounts:
+    completed = col(Todo.completed)
+    statement = select(completed, func.count()).where(_owned(user_id)).group_by(completed)
+    by_status = {bool(done): int(n) for done, n in session.execute(statement)}
+    done, pending = by_status.get(True, 0), by_status.get(False, 0)
+    return TodoCounts(total=done + pending, completed=done, open=pending)
+
+
+def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]) -> Todo:
+    statement = (
+        update(Todo)
+        .where(_owned(user_id, col(Todo.id) == todo_id))
+        .values(**values, updated_at=utc_now())
+        .returning(Todo)
+    )
+    todo = session.scalars(statement).first()
+    if todo is None:
+        session.rollback()
+        raise TodoNotFoundError(todo_id)
+    session.commit()
+    return todo
+
+
+def _commit_for(session: Session, user_id: int) -> None:
+    """Commit a write for `user_id`; a foreign-key failure means the user does not exist."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if violates(exc, "fk_todo_user_id_user"):
+            raise UserNotFoundError(user_id) from None
+        raise

@@ -1,0 +1,183 @@
+"""The engine and sessions: built once per process from `Settings`, tuned for Neon.
+
+Neon suspends an idle compute after five minutes and drops its connections, so
+pooled connections are pinged before use and recycled before that cut-off.
+SQLite, the embedded default, needs foreign keys switched on per connection
+(or ON DELETE CASCADE silently does nothing) and explicit BEGINs so that
+SAVEPOINTs work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlmodel import Session, SQLModel
+
+from src import models as _models  # noqa: F401  registers the tables on the metadata
+from src.config.settings import Settings, get_settings
+from src.errors import DatabaseConnectionError
+
+logger = logging.getLogger(__name__)
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def masked_url(url: URL) -> str:
+    """The URL as it may appear in logs and messages: password replaced by `***`."""
+    return url.render_as_string(hide_password=True)
+
+
+def build_engine(settings: Settings) -> Engine:
+    """The one engine factory: a tuned engine for whichever backend `settings` names."""
+    url = settings.resolved_database_url
+    common: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, common)
+    return create_engine(
+        url,
+        **common,
+        pool_pre_ping=True,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_recycle=settings.pool_recycle_s,
+        pool_timeout=settings.pool_timeout_s,
+        pool_use_lifo=True,  # idle extras age out instead of being kept warm round-robin
+        connect_args={
+            "connect_timeout": settings.connect_timeout_s,
+            "application_name": settings.application_name,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
+    )
+
+
+def _sqlite_engine(url: URL, common: dict[str, Any]) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
+        # One shared connection keeps the in-memory database alive across sessions.
+        engine = create_engine(
+            url, **common, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(url, **common, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def get_engine() -> Engine:
+    """The process-wide engine, created on first use (importing opens no connection)."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                settings = get_settings()
+                _engine = build_engine(settings)
+                logger.info("database engine created for %s", masked_url(_engine.url))
+    return _engine
+
+
+def dispose_engine() -> None:
+    """Close every pooled connection and forget the engine; the next use builds a new one."""
+    global _engine
+    with _engine_lock:
+        if _engine is not None:
+            _engine.dispose()
+            _engine = None
+
+
+def new_session(engine: Engine | None = None) -> Session:
+    """A session whose objects stay readable after commit (no reload round trip)."""
+    return Session(engine or get_engine(), expire_on_commit=False)
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: one session per request, always closed.
+
+    The caller commits; whatever it did not commit is rolled back on close.
+    """
+    with new_session() as session:
+        yield session
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """For scripts and jobs: commit when the block succeeds, roll back when it raises."""
+    with new_session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def create_db_and_tables(engine: Engine | None = None) -> None:
+    """Create any missing table and index (tests and the embedded default)."""
+    SQLModel.metadata.create_all(engine or get_engine())
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    backend: str
+    server_version: str
+    latency_ms: float
+    url: str
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.server_version} at {self.url}: {self.latency_ms:.2f} ms"
+
+
+def check_connection(engine: Engine | None = None) -> ConnectionReport:
+    """Open a connection and time one round trip; raise `DatabaseConnectionError` if unreachable."""
+    engine = engine or get_engine()
+    try:
+        with engine.connect() as connection:
+            started = time.perf_counter()
+            connection.execute(text("SELECT 1"))
+            latency_ms = (time.perf_counter() - started) * 1000
+            version = _server_version(connection)
+    except DBAPIError as exc:
+        raise connection_error(engine.url, exc) from None
+    return ConnectionReport(engine.dialect.name, version, latency_ms, masked_url(engine.url))
+
+
+def _server_version(connection: Connection) -> str:
+    if connection.dialect.name == "postgresql":
+        return str(connection.execute(text("SHOW server_version")).scalar_one())
+    return str(connection.execute(text("SELECT sqlite_version()")).scalar_one())
+
+
+def connection_error(url: URL, exc: DBAPIError) -> DatabaseConnectionError:
+    """A typed error naming the masked URL and the driver's reason, with no secret in it."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    return DatabaseConnectionError(f"cannot reach the database at {masked_url(url)}: {reason}")

@@ -1,0 +1,56 @@
+"""The package's exception types: one family, so callers can catch them together.
+
+None of them is a `ValueError`, on purpose: pydantic wraps `ValueError`s raised
+in validators together with the raw input, which for `DATABASE_URL` would
+carry the password; these propagate as they are.
+"""
+
+from __future__ import annotations
+
+
+class DataLayerError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class DatabaseURLError(DataLayerError):
+    """`DATABASE_URL` breaks a rule; the message names the rule, never the password."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"DATABASE_URL: {rule}")
+        self.rule = rule
+
+
+class DatabaseConnectionError(DataLayerError):
+    """The database could not be reached; the message carries the masked URL and cause."""
+
+
+class NotFoundError(DataLayerError):
+    """The row does not exist for this caller; another user's row looks exactly the same."""
+
+
+class UserNotFoundError(NotFoundError):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} not found")
+        self.user_id = user_id
+
+
+class TodoNotFoundError(NotFoundError):
+    def __init__(self, todo_id: int) -> None:
+        super().__init__(f"todo {todo_id} not found")
+        self.todo_id = todo_id
+
+
+class DuplicateEmailError(DataLayerError):
+    """An account with this email (in any letter case) already exists."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"email: an account with {email!r} already exists")
+        self.email = email
+
+
+class InvalidCursorError(DataLayerError):
+    """A pagination cursor was altered, belongs to another query, or is not a cursor."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"cursor: {rule}")
+        self.rule = rule

@@ -1,0 +1,92 @@
+"""The `todo` table, owned by exactly one user, and its input/output schemas.
+
+The composite indexes lead with `user_id` because every query is scoped to
+one user; they end in `(created_at, id)` so keyset pages and per-status counts
+are answered from the index alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, StrictBool, StringConstraints, field_validator
+from sqlalchemy import CheckConstraint, Index, String, false
+from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
+
+from src.models.base import TimestampFields, reject_nul
+from src.models.types import BigIntegerKey
+
+TITLE_MAX_LENGTH = 255
+DESCRIPTION_MAX_LENGTH = 2000
+
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
+    AfterValidator(reject_nul),
+]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_MAX_LENGTH),
+    AfterValidator(reject_nul),
+]
+
+
+class TodoBase(SQLModel):
+    title: Title = Field(sa_type=String(TITLE_MAX_LENGTH), nullable=False)
+    description: Description | None = Field(
+        default=None, sa_type=String(DESCRIPTION_MAX_LENGTH), nullable=True
+    )
+    completed: StrictBool = Field(
+        default=False, nullable=False, sa_column_kwargs={"server_default": false()}
+    )
+
+
+class Todo(TodoBase, TimestampFields, table=True):
+    __table_args__ = (
+        CheckConstraint("length(trim(title)) > 0", name="title_not_blank"),
+        CheckConstraint(f"length(title) <= {TITLE_MAX_LENGTH}", name="title_length"),
+        CheckConstraint(
+            f"length(description) <= {DESCRIPTION_MAX_LENGTH}", name="description_length"
+        ),
+        Index(None, "user_id", "created_at", "id"),
+        Index(None, "user_id", "completed", "created_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerKey)
+    user_id: int = Field(
+        foreign_key="user.id", ondelete="CASCADE", nullable=False, sa_type=BigIntegerKey
+    )
+
+
+class TodoCreate(TodoBase):
+    model_config = SQLModelConfig(extra="forbid", strict=True)
+
+
+class TodoUpdate(SQLModel):
+    """A partial update: only the fields sent change; `title` and `completed` cannot be null."""
+
+    model_config = SQLModelConfig(extra="forbid", strict=True)
+
+    title: Title | None = None
+    description: Description | None = None
+    completed: StrictBool | None = None
+
+    @field_validator("title", "completed", mode="before")
+    @classmethod
+    def _not_null_when_sent(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not set to null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent, with their validated values."""
+        return self.model_dump(exclude_unset=True)
+
+
+class TodoRead(TodoBase):
+    id: int
+    user_id: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,89 @@
+"""The `user` table and the schemas that guard its input and output.
+
+Emails are stored lower-cased, and a CHECK constraint holds the database to
+that, so one unique index makes `Ann@X.com` and `ann@x.com` the same account
+on every backend.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, SecretStr, StringConstraints
+from sqlalchemy import CheckConstraint, String
+from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
+
+from src.models.base import NoNulStr, TimestampFields
+from src.models.types import BigIntegerKey
+
+EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128  # bounds the cost of hashing hostile input
+
+_ARGON2_HASH = re.compile(
+    r"^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$"
+)
+
+
+def normalise_email(value: str) -> str:
+    """The one spelling of an email this package stores and looks up."""
+    return value.strip().lower()
+
+
+def _require_password_hash(value: str) -> str:
+    if not _ARGON2_HASH.fullmatch(value):
+        raise ValueError("must be an Argon2 hash, never a plain password")
+    return value
+
+
+def _reject_nul_secret(value: SecretStr) -> SecretStr:
+    if "\x00" in value.get_secret_value():
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
+
+
+Email = Annotated[
+    EmailStr, AfterValidator(normalise_email), StringConstraints(max_length=EMAIL_MAX_LENGTH)
+]
+Password = Annotated[
+    SecretStr,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(_reject_nul_secret),
+]
+PasswordHash = Annotated[NoNulStr, AfterValidator(_require_password_hash)]
+
+
+class UserBase(SQLModel):
+    email: Email = Field(sa_type=String(EMAIL_MAX_LENGTH), unique=True, nullable=False)
+
+
+class User(UserBase, TimestampFields, table=True):
+    # A plain password passed here by mistake must not be echoed in the error.
+    model_config = SQLModelConfig(hide_input_in_errors=True)
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("hashed_password LIKE '$argon2%'", name="hashed_password_is_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerKey)
+    hashed_password: PasswordHash = Field(sa_type=String(255), nullable=False, repr=False)
+
+
+class UserCreate(SQLModel):
+    """What a caller sends to register: a plain password, hashed before it is stored."""
+
+    model_config = SQLModelConfig(extra="forbid", strict=True, hide_input_in_errors=True)
+
+    email: Email
+    password: Password
+
+
+class UserRead(UserBase):
+    """What leaves the data layer: never the password hash."""
+
+    id: int
+    created_at: datetime
+    updated_at: datetime

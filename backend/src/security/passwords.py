@@ -1,0 +1,48 @@
+"""Argon2id password hashing with OWASP's parameters (see research.md).
+
+`verify_password` also reports when a stored hash was made with other
+parameters, so the caller can store a fresh one after a successful login.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import SecretStr
+
+# OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB of memory, 2 iterations, 1 lane.
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+
+_password_hash = PasswordHash(
+    (
+        Argon2Hasher(
+            time_cost=ARGON2_TIME_COST,
+            memory_cost=ARGON2_MEMORY_KIB,
+            parallelism=ARGON2_PARALLELISM,
+        ),
+    )
+)
+
+
+def hash_password(password: SecretStr) -> str:
+    """A salted Argon2id hash of `password`."""
+    return _password_hash.hash(password.get_secret_value())
+
+
+def verify_password(password: SecretStr, password_hash: str) -> tuple[bool, str | None]:
+    """Whether `password` matches, and a replacement hash if the parameters changed."""
+    return _password_hash.verify_and_update(password.get_secret_value(), password_hash)
+
+
+@cache
+def _decoy_hash() -> str:
+    return _password_hash.hash("decoy password that no account has")
+
+
+def burn_verification_time(password: SecretStr) -> None:
+    """Spend what a real verification costs, so an unknown email answers no faster."""
+    _password_hash.verify(password.get_secret_value(), _decoy_hash())
