@@ -68,7 +68,9 @@ def print_summary(session: Session, users: list[User]) -> None:
         counts = crud.count_todos(session, user.id)
         page = crud.list_todos(session, user.id, limit=1)
         newest = page.items[0].title if page.items else "-"
-        print(f"{user.email:<22} {counts.total:>5} {counts.completed:>5} {counts.open:>5}  {newest}")
+        print(
+            f"{user.email:<22} {counts.total:>5} {counts.completed:>5} {counts.open:>5}  {newest}"
+        )
 
 
 def main() -> int:

@@ -44,7 +44,8 @@ def test_refused_port_gives_a_typed_error_with_masked_url() -> None:
     message = str(caught.value)
     assert "postgresql+psycopg2://app:***@127.0.0.1:1/app" in message
     assert "refused" in message.lower()
-    assert SECRET not in message and SECRET not in repr(caught.value)
+    assert SECRET not in message
+    assert SECRET not in repr(caught.value)
 
 
 @pytest.fixture
@@ -58,7 +59,9 @@ def silent_port() -> Iterator[int]:
 
 def test_unanswering_server_fails_within_the_connect_timeout(silent_port: int) -> None:
     engine = build_engine(
-        settings_for(f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app", DB_CONNECT_TIMEOUT_S=2)
+        settings_for(
+            f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app", DB_CONNECT_TIMEOUT_S=2
+        )
     )
     started = time.monotonic()
     with pytest.raises(DatabaseConnectionError, match="timeout") as caught:
@@ -97,7 +100,9 @@ def test_sqlite_memory_database_survives_across_sessions() -> None:
     engine = build_engine(settings_for("sqlite://"))
     create_db_and_tables(engine)
     with session_scope(engine) as session:
-        session.add(User.model_validate({"email": "a@b.io", "hashed_password": KNOWN_PASSWORD_HASH}))
+        session.add(
+            User.model_validate({"email": "a@b.io", "hashed_password": KNOWN_PASSWORD_HASH})
+        )
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(User)) == 1
     engine.dispose()
@@ -141,10 +146,19 @@ def test_get_session_closes_and_discards_what_was_not_committed() -> None:
 def test_session_scope_commits_on_success_and_rolls_back_on_error() -> None:
     create_db_and_tables()
     with session_scope() as session:
-        session.add(User.model_validate({"email": "ok@y.io", "hashed_password": KNOWN_PASSWORD_HASH}))
-    with pytest.raises(RuntimeError), session_scope() as session:
-        session.add(User.model_validate({"email": "no@y.io", "hashed_password": KNOWN_PASSWORD_HASH}))
-        session.flush()
-        raise RuntimeError("boom")
+        session.add(
+            User.model_validate({"email": "ok@y.io", "hashed_password": KNOWN_PASSWORD_HASH})
+        )
+
+    def fail_after_writing() -> None:
+        with session_scope() as session:
+            session.add(
+                User.model_validate({"email": "no@y.io", "hashed_password": KNOWN_PASSWORD_HASH})
+            )
+            session.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_after_writing()
     with Session(get_engine()) as fresh:
         assert list(fresh.scalars(select(User.email))) == ["ok@y.io"]

@@ -28,7 +28,8 @@ def test_a_todo_gets_defaults_for_completed_and_timestamps(session: Session, ann
     _insert_raw(session, ann.id, "raw insert")
     row = session.execute(text("SELECT completed, created_at, updated_at FROM todo")).one()
     assert row.completed in (False, 0)
-    assert row.created_at is not None and row.updated_at is not None
+    assert row.created_at is not None
+    assert row.updated_at is not None
 
 
 def test_a_todo_needs_an_existing_user(session: Session) -> None:
@@ -92,7 +93,11 @@ def test_orm_stores_the_stripped_title(session: Session, ann: User) -> None:
 
 def test_deleting_a_user_deletes_their_todos(session: Session, ann: User, bob: User) -> None:
     session.add_all(
-        [Todo(user_id=ann.id, title="a1"), Todo(user_id=ann.id, title="a2"), Todo(user_id=bob.id, title="b1")]
+        [
+            Todo(user_id=ann.id, title="a1"),
+            Todo(user_id=ann.id, title="a2"),
+            Todo(user_id=bob.id, title="b1"),
+        ]
     )
     session.commit()
     session.execute(delete(User).where(User.id == ann.id))  # type: ignore[arg-type]

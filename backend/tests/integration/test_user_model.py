@@ -39,7 +39,9 @@ def test_raw_sql_cannot_store_a_mixed_case_email(session: Session) -> None:
         _insert_raw(session, "Ann@Example.com", KNOWN_PASSWORD_HASH)
 
 
-@pytest.mark.parametrize(("email", "password_hash"), [(None, KNOWN_PASSWORD_HASH), ("a@b.io", None)])
+@pytest.mark.parametrize(
+    ("email", "password_hash"), [(None, KNOWN_PASSWORD_HASH), ("a@b.io", None)]
+)
 def test_email_and_hash_are_not_null(
     session: Session, email: str | None, password_hash: str | None
 ) -> None:
@@ -101,7 +103,7 @@ def test_an_aware_timestamp_in_another_zone_round_trips_as_the_same_instant(
 
 def test_naive_timestamps_are_refused(session: Session) -> None:
     user = add_user(session, "ann@example.com")
-    user.created_at = datetime(2026, 1, 1, 12, 0)  # noqa: DTZ001
+    user.created_at = datetime(2026, 1, 1, 12, 0)
     with pytest.raises(StatementError, match="timezone-aware"):
         session.flush()
     session.rollback()
