@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 from psycopg2 import sql
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.engine import URL
 from sqlmodel import Session, SQLModel
 
@@ -132,3 +132,10 @@ def ann(session: Session) -> User:
 @pytest.fixture
 def bob(session: Session) -> User:
     return add_user(session, "bob@example.com")
+
+
+def table_snapshot(session: Session) -> list[tuple[object, ...]]:
+    """Every user and todo row, to prove an operation changed nothing."""
+    users = session.execute(select(User.__table__).order_by(User.id)).all()  # type: ignore[attr-defined,arg-type]
+    todos = session.execute(select(Todo.__table__).order_by(Todo.id)).all()  # type: ignore[attr-defined,arg-type]
+    return [tuple(row) for row in [*users, *todos]]

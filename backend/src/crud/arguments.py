@@ -1,15 +1,19 @@
 """Argument rules shared by every operation, checked before any SQL runs.
 
-Operations are wrapped in pydantic's `validate_call` in strict mode: a wrong
-type, an id out of range or a limit too large raises `ValidationError` naming
-the argument and the rule.
+`@validated` runs pydantic's `validate_call` in strict mode: a wrong type, an
+id out of range or a limit too large raises `ValidationError` whose location
+is the argument's name (positional arguments are passed on by name, since
+`validate_call` alone would report them by index).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, cast
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, validate_call
 
 MAX_ID = 2**63 - 1  # PostgreSQL BIGINT
 MAX_PAGE_SIZE = 200
@@ -19,4 +23,18 @@ PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str, Field(min_length=1, max_length=512)]
 EmailLookup = Annotated[str, Field(max_length=320)]
 
-STRICT_ARGUMENTS = ConfigDict(strict=True, arbitrary_types_allowed=True)
+_STRICT_ARGUMENTS = ConfigDict(strict=True, arbitrary_types_allowed=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def validated(func: F) -> F:
+    """Check every argument of `func` against its annotation, reporting errors by name."""
+    checked = validate_call(config=_STRICT_ARGUMENTS)(func)
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def by_name(*args: Any, **kwargs: Any) -> Any:
+        return checked(**signature.bind(*args, **kwargs).arguments)
+
+    return cast(F, by_name)

@@ -7,15 +7,17 @@ another user is indistinguishable from one that does not exist (the same
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import StrictBool, validate_call
+from pydantic import StrictBool
 from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from src.crud.arguments import STRICT_ARGUMENTS, Cursor, PageSize, RowId
+from src.crud.arguments import Cursor, PageSize, RowId, validated
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.errors import TodoNotFoundError, UserNotFoundError
@@ -41,16 +43,16 @@ def _owned(user_id: int, *conditions: ColumnElement[bool]) -> ColumnElement[bool
     return and_(col(Todo.user_id) == user_id, *conditions)
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def create_todo(session: Session, user_id: RowId, data: TodoCreate) -> Todo:
     """Create a todo for `user_id`; `UserNotFoundError` if there is no such user."""
     todo = Todo.model_validate({**data.model_dump(), "user_id": user_id})
-    session.add(todo)
-    _commit_for(session, user_id)
+    with _committing_for(session, user_id):
+        session.add(todo)
     return todo
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> int:
     """Insert many todos for one user in one statement batch: all of them or none.
 
@@ -63,12 +65,12 @@ def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> i
         {**item.model_dump(), "user_id": user_id, "created_at": now, "updated_at": now}
         for item in items
     ]
-    session.execute(insert(Todo), rows)
-    _commit_for(session, user_id)
+    with _committing_for(session, user_id):
+        session.execute(insert(Todo), rows)
     return len(rows)
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
     todo = session.scalars(select(Todo).where(_owned(user_id, col(Todo.id) == todo_id))).first()
     if todo is None:
@@ -76,24 +78,24 @@ def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
     return todo
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def update_todo(session: Session, user_id: RowId, todo_id: RowId, data: TodoUpdate) -> Todo:
     """Change only the fields `data` carries; `updated_at` moves even if nothing else did."""
     return _update(session, user_id, todo_id, data.changes())
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def set_completed(session: Session, user_id: RowId, todo_id: RowId, completed: StrictBool) -> Todo:
     return _update(session, user_id, todo_id, {"completed": completed})
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
     """Flip `completed` inside one UPDATE, so concurrent toggles never lose one."""
     return _update(session, user_id, todo_id, {"completed": not_(col(Todo.completed))})
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
     result = session.execute(delete(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
     if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -102,7 +104,7 @@ def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
     session.commit()
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def list_todos(
     session: Session,
     user_id: RowId,
@@ -145,7 +147,7 @@ def list_todos(
     return TodoPage(items, next_cursor)
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def count_todos(session: Session, user_id: RowId) -> TodoCounts:
     completed = col(Todo.completed)
     statement = select(completed, func.count()).where(_owned(user_id)).group_by(completed)
@@ -169,9 +171,11 @@ def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]
     return todo
 
 
-def _commit_for(session: Session, user_id: int) -> None:
-    """Commit a write for `user_id`; a foreign-key failure means the user does not exist."""
+@contextmanager
+def _committing_for(session: Session, user_id: int) -> Iterator[None]:
+    """Commit the block's writes for `user_id`; a foreign-key failure means no such user."""
     try:
+        yield
         session.commit()
     except IntegrityError as exc:
         session.rollback()

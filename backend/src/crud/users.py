@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, validate_call
+from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from src.crud.arguments import STRICT_ARGUMENTS, EmailLookup, RowId
+from src.crud.arguments import EmailLookup, RowId, validated
 from src.crud.integrity import violates
 from src.errors import DuplicateEmailError, UserNotFoundError
 from src.models import User, UserCreate, normalise_email
 from src.security.passwords import burn_verification_time, hash_password, verify_password
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def create_user(session: Session, data: UserCreate) -> User:
     """Register an account; the password is stored only as an Argon2id hash.
 
@@ -35,19 +35,19 @@ def create_user(session: Session, data: UserCreate) -> User:
     return user
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def get_user(session: Session, user_id: RowId) -> User | None:
     return session.get(User, user_id)
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
     """Case-insensitive: emails are stored in their normalised spelling."""
     statement = select(User).where(col(User.email) == normalise_email(email))
     return session.scalars(statement).one_or_none()
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def authenticate(session: Session, email: EmailLookup, password: SecretStr) -> User | None:
     """The user whose email and password these are, or None.
 
@@ -68,7 +68,7 @@ def authenticate(session: Session, email: EmailLookup, password: SecretStr) -> U
     return user
 
 
-@validate_call(config=STRICT_ARGUMENTS)
+@validated
 def delete_user(session: Session, user_id: RowId) -> None:
     """Delete the account; the database deletes its todos with it (ON DELETE CASCADE)."""
     result = session.execute(delete(User).where(col(User.id) == user_id))
