@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import psycopg2
 import pytest
+from hypothesis import HealthCheck, settings
 from psycopg2 import sql
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.engine import URL
@@ -139,3 +140,14 @@ def table_snapshot(session: Session) -> list[tuple[object, ...]]:
     users = session.execute(select(User.__table__).order_by(User.id)).all()  # type: ignore[attr-defined,arg-type]
     todos = session.execute(select(Todo.__table__).order_by(Todo.id)).all()  # type: ignore[attr-defined,arg-type]
     return [tuple(row) for row in [*users, *todos]]
+
+
+settings.register_profile("dev", max_examples=60, stateful_step_count=25, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
