@@ -1,4 +1,4 @@
-"""The main job: prepare the database, load a small demo data set, report on it.
+"""The main job: migrate the database to the newest schema, load demo data, report.
 
     python -m src.demo            # the embedded SQLite default
     DATABASE_URL=postgresql://... python -m src.demo
@@ -15,12 +15,8 @@ from pydantic import SecretStr
 from sqlmodel import Session
 
 from src import crud
-from src.database.connection import (
-    check_connection,
-    create_db_and_tables,
-    dispose_engine,
-    session_scope,
-)
+from src.database.connection import check_connection, dispose_engine, session_scope
+from src.database.migrations import upgrade_to_head
 from src.errors import DataLayerError
 from src.models import TodoCreate, User, UserCreate
 
@@ -77,7 +73,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         print(f"connected: {check_connection()}")
-        create_db_and_tables()
+        upgrade_to_head()
         with session_scope() as session:
             users = load_demo_data(session)
             print_summary(session, users)

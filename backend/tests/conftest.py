@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg2
 import pytest
@@ -49,29 +49,66 @@ def _psycopg2_dsn(url: URL, database: str | None = None) -> str:
     )
 
 
+class PostgresServer:
+    """The PostgreSQL server the tests run on; creates and drops databases of their own."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._admin = psycopg2.connect(_psycopg2_dsn(url), connect_timeout=5)
+        self._admin.autocommit = True
+
+    def create_database(self) -> URL:
+        name = f"todo_test_{uuid.uuid4().hex[:12]}"
+        with self._admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url.set(database=name)
+
+    def drop_database(self, url: URL) -> None:
+        with self._admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(url.database)
+                )
+            )
+
+    def close(self) -> None:
+        self._admin.close()
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[URL]:
-    """A database of its own for this test run, dropped afterwards."""
-    server = _server_url()
+def postgres_server() -> Iterator[PostgresServer]:
+    url = _server_url()
     try:
-        admin = psycopg2.connect(_psycopg2_dsn(server), connect_timeout=5)
+        server = PostgresServer(url)
     except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL at {server.render_as_string()} is not answering: {exc}".strip()
+        reason = f"PostgreSQL at {url.render_as_string()} is not answering: {exc}".strip()
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (under CI=true PostgreSQL tests must run)", pytrace=False)
         pytest.skip(f"{reason}; start it or set TEST_DATABASE_URL")
-    admin.autocommit = True
-    name = f"todo_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield server.set(database=name)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        admin.close()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> Iterator[URL]:
+    """A database of its own for this test run, dropped afterwards."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture
+def fresh_postgres(postgres_server: PostgresServer) -> Iterator[Callable[[], URL]]:
+    """Make empty databases on demand; all are dropped after the test."""
+    made: list[URL] = []
+
+    def make() -> URL:
+        made.append(postgres_server.create_database())
+        return made[-1]
+
+    yield make
+    for url in made:
+        postgres_server.drop_database(url)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -1,0 +1,103 @@
+"""Migrations build the schema the models describe, and undo it cleanly, on both backends.
+
+On PostgreSQL the schema from `alembic upgrade head`, from `create_all` and
+from the SQL contract must be identical as PostgreSQL reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import URL
+from sqlmodel import SQLModel
+
+from src.database.connection import build_engine
+from src.database.migrations import downgrade_to_base, schema_differences, upgrade_to_head
+from tests.conftest import settings_for
+from tests.schema import describe
+
+CONTRACT = Path(__file__).parents[3] / "specs/001-db-schema/contracts/database-schema.sql"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database of each backend."""
+    if request.param == "sqlite":
+        url: str | URL = f"sqlite:///{tmp_path / 'migrations.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres")()
+    engine = build_engine(settings_for(url))
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_round_trip(empty_engine: Engine) -> None:
+    upgrade_to_head(empty_engine)
+    assert {"user", "todo"} <= set(inspect(empty_engine).get_table_names())
+    downgrade_to_base(empty_engine)
+    assert set(inspect(empty_engine).get_table_names()) <= {"alembic_version"}
+    upgrade_to_head(empty_engine)
+    assert {"user", "todo"} <= set(inspect(empty_engine).get_table_names())
+
+
+def test_upgrading_twice_is_harmless(empty_engine: Engine) -> None:
+    upgrade_to_head(empty_engine)
+    upgrade_to_head(empty_engine)
+    with empty_engine.connect() as connection:
+        assert connection.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).scalars().all() == ["0001"]
+
+
+def test_migrated_schema_matches_the_models(empty_engine: Engine) -> None:
+    """A model change without a migration fails here."""
+    upgrade_to_head(empty_engine)
+    assert schema_differences(empty_engine) == []
+
+
+def test_a_model_change_without_a_migration_is_detected(empty_engine: Engine) -> None:
+    upgrade_to_head(empty_engine)
+    with empty_engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_todo_user_id_created_at_id"))
+    assert schema_differences(empty_engine) != []
+
+
+@pytest.fixture
+def schema_of(
+    fresh_postgres: Callable[[], URL],
+) -> Iterator[Callable[[Callable[[Engine], None]], dict[str, list[tuple[object, ...]]]]]:
+    engines: list[Engine] = []
+
+    def build(apply: Callable[[Engine], None]) -> dict[str, list[tuple[object, ...]]]:
+        engines.append(build_engine(settings_for(fresh_postgres())))
+        apply(engines[-1])
+        with engines[-1].connect() as connection:
+            return describe(connection)
+
+    yield build
+    for engine in engines:
+        engine.dispose()
+
+
+def apply_contract(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql(CONTRACT.read_text().replace("%", "%%"))
+
+
+def test_migrations_and_create_all_build_the_same_postgres_schema(
+    schema_of: Callable[..., dict[str, list[tuple[object, ...]]]],
+) -> None:
+    migrated = schema_of(upgrade_to_head)
+    created = schema_of(SQLModel.metadata.create_all)
+    assert migrated == created
+    assert len(migrated["columns"]) == 12
+    assert len(migrated["indexes"]) == 5
+
+
+def test_the_sql_contract_is_the_migrated_schema(
+    schema_of: Callable[..., dict[str, list[tuple[object, ...]]]],
+) -> None:
+    assert schema_of(apply_contract) == schema_of(upgrade_to_head)

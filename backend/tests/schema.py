@@ -1,0 +1,45 @@
+"""The schema of a PostgreSQL database as PostgreSQL itself reports it.
+
+Used to prove that migrations, `create_all` and the SQL contract build the
+same schema: every column with its type, nullability and default, every
+constraint with its definition, every index with its definition.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+TABLES = ("user", "todo")
+
+_COLUMNS = """
+    SELECT table_name, column_name, data_type, character_maximum_length,
+           is_nullable, column_default
+    FROM information_schema.columns
+    WHERE table_schema = 'public' AND table_name = ANY(:tables)
+    ORDER BY table_name, column_name
+"""
+_CONSTRAINTS = """
+    SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid)
+    FROM pg_constraint
+    WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text = ANY(:quoted)
+    ORDER BY 1, 2
+"""
+_INDEXES = """
+    SELECT tablename, indexname, indexdef
+    FROM pg_indexes
+    WHERE schemaname = 'public' AND tablename = ANY(:tables)
+    ORDER BY 1, 2
+"""
+
+
+def describe(connection: Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Columns, constraints and indexes of the application's tables."""
+    tables = list(TABLES)
+    quoted = ['"user"', "todo"]
+    return {
+        "columns": [tuple(r) for r in connection.execute(text(_COLUMNS), {"tables": tables})],
+        "constraints": [
+            tuple(r) for r in connection.execute(text(_CONSTRAINTS), {"quoted": quoted})
+        ],
+        "indexes": [tuple(r) for r in connection.execute(text(_INDEXES), {"tables": tables})],
+    }
