@@ -2,24 +2,35 @@
 
 `_owned` is the single place a todo query is scoped to its owner: a todo of
 another user is indistinguishable from one that does not exist (the same
-`TodoNotFoundError`, the same message).
+`TodoNotFoundError`, the same message). The functions here are operations
+(see `steps.py`); `src.crud` and `src.crud.aio` run them on a session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import StrictBool
 from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from src.crud.arguments import Cursor, PageSize, RowId, validated
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
+from src.crud.steps import (
+    Add,
+    All,
+    Commit,
+    ExecuteMany,
+    First,
+    Operation,
+    Rollback,
+    RowCount,
+    Rows,
+    Step,
+)
 from src.errors import TodoNotFoundError, UserNotFoundError
 from src.models import Todo, TodoCreate, TodoUpdate
 from src.models.types import utc_now
@@ -44,16 +55,16 @@ def _owned(user_id: int, *conditions: ColumnElement[bool]) -> ColumnElement[bool
 
 
 @validated
-def create_todo(session: Session, user_id: RowId, data: TodoCreate) -> Todo:
+def create_todo(user_id: RowId, data: TodoCreate) -> Operation[Todo]:
     """Create a todo for `user_id`; `UserNotFoundError` if there is no such user."""
     todo = Todo.model_validate({**data.model_dump(), "user_id": user_id})
-    with _committing_for(session, user_id):
-        session.add(todo)
+    yield Add(todo)
+    yield from _commit_for(user_id)
     return todo
 
 
 @validated
-def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> int:
+def create_todos(user_id: RowId, items: list[TodoCreate]) -> Operation[int]:
     """Insert many todos for one user in one statement batch: all of them or none.
 
     Each item is validated first (an error names its index); returns how many were created.
@@ -65,55 +76,53 @@ def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> i
         {**item.model_dump(), "user_id": user_id, "created_at": now, "updated_at": now}
         for item in items
     ]
-    with _committing_for(session, user_id):
-        session.execute(insert(Todo), rows)
+    yield from _commit_for(user_id, ExecuteMany(insert(Todo), rows))
     return len(rows)
 
 
 @validated
-def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
-    todo = session.scalars(select(Todo).where(_owned(user_id, col(Todo.id) == todo_id))).first()
+def get_todo(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
+    todo = yield First(select(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
     if todo is None:
         raise TodoNotFoundError(todo_id)
-    return todo
+    return todo  # type: ignore[no-any-return]
 
 
 @validated
-def update_todo(session: Session, user_id: RowId, todo_id: RowId, data: TodoUpdate) -> Todo:
+def update_todo(user_id: RowId, todo_id: RowId, data: TodoUpdate) -> Operation[Todo]:
     """Change only the fields `data` carries; `updated_at` moves even if nothing else did."""
-    return _update(session, user_id, todo_id, data.changes())
+    return (yield from _update(user_id, todo_id, data.changes()))
 
 
 @validated
-def set_completed(session: Session, user_id: RowId, todo_id: RowId, completed: StrictBool) -> Todo:
-    return _update(session, user_id, todo_id, {"completed": completed})
+def set_completed(user_id: RowId, todo_id: RowId, completed: StrictBool) -> Operation[Todo]:
+    return (yield from _update(user_id, todo_id, {"completed": completed}))
 
 
 @validated
-def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
+def toggle_completed(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
     """Flip `completed` inside one UPDATE, so concurrent toggles never lose one."""
-    return _update(session, user_id, todo_id, {"completed": not_(col(Todo.completed))})
+    return (yield from _update(user_id, todo_id, {"completed": not_(col(Todo.completed))}))
 
 
 @validated
-def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
-    result = session.execute(delete(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.rollback()
+def delete_todo(user_id: RowId, todo_id: RowId) -> Operation[None]:
+    deleted = yield RowCount(delete(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
+    if deleted == 0:
+        yield Rollback()
         raise TodoNotFoundError(todo_id)
-    session.commit()
+    yield Commit()
 
 
 @validated
 def list_todos(
-    session: Session,
     user_id: RowId,
     *,
     completed: StrictBool | None = None,
     limit: PageSize = 50,
     cursor: Cursor | None = None,
     newest_first: StrictBool = True,
-) -> TodoPage:
+) -> Operation[TodoPage]:
     """One page of `user_id`'s todos in (created_at, id) order, and the cursor for the next.
 
     Keyset pagination: a deep page costs what the first one does. `next_cursor`
@@ -122,12 +131,14 @@ def list_todos(
     conditions: list[ColumnElement[bool]] = []
     if completed is not None:
         conditions.append(col(Todo.completed) == completed)
-    key = tuple_(col(Todo.created_at), col(Todo.id))
     if cursor is not None:
         after = decode_cursor(
             cursor, user_id=user_id, completed=completed, newest_first=newest_first
         )
-        boundary = tuple_(after.created_at, after.todo_id)
+        key, boundary = (
+            tuple_(col(Todo.created_at), col(Todo.id)),
+            tuple_(after.created_at, after.todo_id),
+        )
         conditions.append(key < boundary if newest_first else key > boundary)
     order = (
         (col(Todo.created_at).desc(), col(Todo.id).desc())
@@ -135,50 +146,49 @@ def list_todos(
         else (col(Todo.created_at).asc(), col(Todo.id).asc())
     )
     statement = select(Todo).where(_owned(user_id, *conditions)).order_by(*order)
-    rows = list(session.scalars(statement.limit(limit + 1)))
-    items, more = rows[:limit], len(rows) > limit
-    next_cursor = None
-    if more:
-        last = items[-1]
-        assert last.id is not None
-        next_cursor = encode_cursor(
-            Position(user_id, completed, newest_first, last.created_at, last.id)
-        )
-    return TodoPage(items, next_cursor)
+    rows: list[Todo] = yield All(statement.limit(limit + 1))
+    items = rows[:limit]
+    if len(rows) <= limit:
+        return TodoPage(items, None)
+    last = items[-1]
+    assert last.id is not None
+    position = Position(user_id, completed, newest_first, last.created_at, last.id)
+    return TodoPage(items, encode_cursor(position))
 
 
 @validated
-def count_todos(session: Session, user_id: RowId) -> TodoCounts:
+def count_todos(user_id: RowId) -> Operation[TodoCounts]:
     completed = col(Todo.completed)
     statement = select(completed, func.count()).where(_owned(user_id)).group_by(completed)
-    by_status = {bool(done): int(n) for done, n in session.execute(statement)}
+    rows: list[tuple[Any, ...]] = yield Rows(statement)
+    by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
     return TodoCounts(total=done + pending, completed=done, open=pending)
 
 
-def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]) -> Todo:
+def _update(user_id: int, todo_id: int, values: dict[str, Any]) -> Operation[Todo]:
     statement = (
         update(Todo)
         .where(_owned(user_id, col(Todo.id) == todo_id))
         .values(**values, updated_at=utc_now())
         .returning(Todo)
     )
-    todo = session.scalars(statement).first()
+    todo = yield First(statement)
     if todo is None:
-        session.rollback()
+        yield Rollback()
         raise TodoNotFoundError(todo_id)
-    session.commit()
-    return todo
+    yield Commit()
+    return todo  # type: ignore[no-any-return]
 
 
-@contextmanager
-def _committing_for(session: Session, user_id: int) -> Iterator[None]:
-    """Commit the block's writes for `user_id`; a foreign-key failure means no such user."""
+def _commit_for(user_id: int, *writes: Step) -> Operation[None]:
+    """Run `writes` and commit; a foreign-key failure means `user_id` does not exist."""
     try:
-        yield
-        session.commit()
+        for write in writes:
+            yield write
+        yield Commit()
     except IntegrityError as exc:
-        session.rollback()
+        yield Rollback()
         if violates(exc, "fk_todo_user_id_user"):
             raise UserNotFoundError(user_id) from None
         raise

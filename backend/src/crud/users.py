@@ -1,34 +1,37 @@
-"""Account operations: registration, lookup, authentication, deletion."""
+"""Account operations: registration, lookup, authentication, deletion.
+
+Operations in the sense of `steps.py`: `src.crud` and `src.crud.aio` run them.
+"""
 
 from __future__ import annotations
 
 from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from src.crud.arguments import EmailLookup, RowId, validated
 from src.crud.integrity import violates
+from src.crud.steps import Add, Commit, Compute, First, Operation, Rollback, RowCount
 from src.errors import DuplicateEmailError, UserNotFoundError
 from src.models import User, UserCreate, normalise_email
 from src.security.passwords import burn_verification_time, hash_password, verify_password
 
 
 @validated
-def create_user(session: Session, data: UserCreate) -> User:
+def create_user(data: UserCreate) -> Operation[User]:
     """Register an account; the password is stored only as an Argon2id hash.
 
     Raises `DuplicateEmailError` if the email exists in any letter case, also
     when a concurrent request registered it first.
     """
-    user = User.model_validate(
-        {"email": data.email, "hashed_password": hash_password(data.password)}
-    )
-    session.add(user)
+    password_hash = yield Compute(hash_password, (data.password,))
+    user = User.model_validate({"email": data.email, "hashed_password": password_hash})
     try:
-        session.commit()
+        yield Add(user)
+        yield Commit()
     except IntegrityError as exc:
-        session.rollback()
+        yield Rollback()
         if violates(exc, "uq_user_email"):
             raise DuplicateEmailError(data.email) from None
         raise
@@ -36,43 +39,43 @@ def create_user(session: Session, data: UserCreate) -> User:
 
 
 @validated
-def get_user(session: Session, user_id: RowId) -> User | None:
-    return session.get(User, user_id)
+def get_user(user_id: RowId) -> Operation[User | None]:
+    return (yield First(select(User).where(col(User.id) == user_id)))  # type: ignore[no-any-return]
 
 
 @validated
-def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
+def get_user_by_email(email: EmailLookup) -> Operation[User | None]:
     """Case-insensitive: emails are stored in their normalised spelling."""
     statement = select(User).where(col(User.email) == normalise_email(email))
-    return session.scalars(statement).one_or_none()
+    return (yield First(statement))  # type: ignore[no-any-return]
 
 
 @validated
-def authenticate(session: Session, email: EmailLookup, password: SecretStr) -> User | None:
+def authenticate(email: EmailLookup, password: SecretStr) -> Operation[User | None]:
     """The user whose email and password these are, or None.
 
     An unknown email costs the same hash verification as a wrong password, so
     timing does not reveal which emails are registered. A hash made with older
     parameters is replaced after a successful check.
     """
-    user = get_user_by_email(session, email)
+    user = yield from get_user_by_email(email)
     if user is None:
-        burn_verification_time(password)
+        yield Compute(burn_verification_time, (password,))
         return None
-    valid, new_hash = verify_password(password, user.hashed_password)
+    valid, new_hash = yield Compute(verify_password, (password, user.hashed_password))
     if not valid:
         return None
     if new_hash is not None:
         user.hashed_password = new_hash
-        session.commit()
+        yield Commit()
     return user
 
 
 @validated
-def delete_user(session: Session, user_id: RowId) -> None:
+def delete_user(user_id: RowId) -> Operation[None]:
     """Delete the account; the database deletes its todos with it (ON DELETE CASCADE)."""
-    result = session.execute(delete(User).where(col(User.id) == user_id))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.rollback()
+    deleted = yield RowCount(delete(User).where(col(User.id) == user_id))
+    if deleted == 0:
+        yield Rollback()
         raise UserNotFoundError(user_id)
-    session.commit()
+    yield Commit()
