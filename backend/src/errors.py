@@ -54,3 +54,14 @@ class InvalidCursorError(DataLayerError):
     def __init__(self, rule: str) -> None:
         super().__init__(f"cursor: {rule}")
         self.rule = rule
+
+
+class PoolExhaustedError(DataLayerError):
+    """Every pooled connection stayed busy for the whole pool timeout."""
+
+    def __init__(self, size: int, overflow: int, timeout_s: float) -> None:
+        super().__init__(
+            f"all {size + overflow} database connections (DB_POOL_SIZE={size}, "
+            f"DB_MAX_OVERFLOW={overflow}) stayed busy for {timeout_s:g} s "
+            "(DB_POOL_TIMEOUT_S); shorten transactions or raise the pool size"
+        )

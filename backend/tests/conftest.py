@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 from src.config.settings import Settings, parse_database_url
 from src.database.connection import build_engine
 from src.models import Todo, User
+from tests.neon_local import NeonLikeServer
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # A real Argon2id hash, so fixtures can make users without paying for hashing.
@@ -111,19 +112,44 @@ def fresh_postgres(postgres_server: PostgresServer) -> Iterator[Callable[[], URL
         postgres_server.drop_database(url)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def neon_like() -> Iterator[NeonLikeServer]:
+    """Neon's shape on this machine: TLS-only PostgreSQL behind PgBouncer (transaction mode)."""
+    server = NeonLikeServer()
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        server.stop()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot start the Neon-like server: {exc}", pytrace=False)
+        pytest.skip(f"cannot start the Neon-like server (needs PostgreSQL and pgbouncer): {exc}")
+    yield server
+    server.stop()
+
+
+BACKENDS = ["sqlite", "postgresql", "pgbouncer"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    """sqlite: in memory. postgresql: the local server. pgbouncer: TLS through the pooler."""
     return str(request.param)
+
+
+def backend_settings(backend: str, request: pytest.FixtureRequest, **overrides: object) -> Settings:
+    """Settings that reach `backend`, with its schema created."""
+    if backend == "sqlite":
+        return settings_for("sqlite://", **overrides)
+    if backend == "postgresql":
+        return settings_for(request.getfixturevalue("postgres_url"), **overrides)
+    server: NeonLikeServer = request.getfixturevalue("neon_like")
+    return settings_for(server.pooler_url(), DB_TRANSACTION_POOLER=True, **overrides)
 
 
 @pytest.fixture(scope="session")
 def engine(backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The schema-ready engine of the backend under test."""
-    if backend == "sqlite":
-        url: str | URL = "sqlite://"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = build_engine(settings_for(url))
+    engine = build_engine(backend_settings(backend, request))
     SQLModel.metadata.create_all(engine)
     yield engine
     engine.dispose()

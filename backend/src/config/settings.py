@@ -69,8 +69,10 @@ def parse_database_url(raw: str) -> URL:
 
 
 def _to_url(value: Any) -> Any:
-    if value is None or isinstance(value, URL):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, URL):  # held to the same rules as a string
+        value = value.render_as_string(hide_password=False)
     if isinstance(value, str):
         return parse_database_url(value) if value.strip() else None
     raise DatabaseURLError("must be a string")
@@ -102,6 +104,10 @@ class Settings(BaseSettings):
     pool_recycle_s: PositiveInt = Field(default=240, alias="DB_POOL_RECYCLE_S", lt=300)
     pool_timeout_s: float = Field(default=10.0, alias="DB_POOL_TIMEOUT_S", gt=0, le=300)
     connect_timeout_s: PositiveInt = Field(default=10, alias="DB_CONNECT_TIMEOUT_S", le=120)
+    connect_retry_budget_s: float = Field(
+        default=15.0, alias="DB_CONNECT_RETRY_BUDGET_S", ge=0, le=300
+    )
+    transaction_pooler: bool | None = Field(default=None, alias="DB_TRANSACTION_POOLER")
     echo: bool = Field(default=False, alias="DB_ECHO")
 
     @field_serializer("database_url")
@@ -125,6 +131,13 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.resolved_database_url.get_backend_name() == "postgresql"
+
+    @property
+    def behind_transaction_pooler(self) -> bool:
+        """`DB_TRANSACTION_POOLER`, or else whether the host is a Neon `-pooler` endpoint."""
+        if self.transaction_pooler is not None:
+            return self.transaction_pooler
+        return "-pooler." in (self.resolved_database_url.host or "")
 
 
 @lru_cache(maxsize=1)

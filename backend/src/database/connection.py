@@ -1,10 +1,11 @@
 """The engine and sessions: built once per process from `Settings`, tuned for Neon.
 
 Neon suspends an idle compute after five minutes and drops its connections, so
-pooled connections are pinged before use and recycled before that cut-off.
-SQLite, the embedded default, needs foreign keys switched on per connection
-(or ON DELETE CASCADE silently does nothing) and explicit BEGINs so that
-SAVEPOINTs work.
+pooled connections are pinged before use and recycled before that cut-off;
+`resilience.py` adds connect retries and typed errors. SQLite, the embedded
+default, needs foreign keys switched on per connection (or ON DELETE CASCADE
+silently does nothing) and explicit BEGINs so that SAVEPOINTs work.
+`async_connection.py` builds the asyncio twin from the same options.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, StaticPool
 from sqlmodel import Session, SQLModel
 
 from src import models as _models  # noqa: F401  registers the tables on the metadata
 from src.config.settings import Settings, get_settings
+from src.database import resilience
 from src.errors import DatabaseConnectionError
 
 logger = logging.getLogger(__name__)
@@ -35,45 +37,66 @@ _engine_lock = threading.Lock()
 
 def masked_url(url: URL) -> str:
     """The URL as it may appear in logs and messages: password replaced by `***`."""
-    return url.render_as_string(hide_password=True)
+    return resilience.masked(url)
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def engine_options(settings: Settings, queue_pool: type[Pool]) -> dict[str, Any]:
+    """`create_engine` keyword arguments shared by the blocking and the asyncio engine."""
+    url = settings.resolved_database_url
+    common: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
+    if is_memory_sqlite(url):
+        # One shared connection keeps the in-memory database alive across sessions.
+        return {**common, "poolclass": StaticPool}
+    pooled = {
+        **common,
+        "poolclass": queue_pool,
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout_s,
+    }
+    if url.get_backend_name() == "sqlite":
+        return pooled
+    return {
+        **pooled,
+        "pool_pre_ping": True,
+        "pool_recycle": settings.pool_recycle_s,
+        "pool_use_lifo": True,  # idle extras age out instead of being kept warm round-robin
+    }
 
 
 def build_engine(settings: Settings) -> Engine:
     """The one engine factory: a tuned engine for whichever backend `settings` names."""
     url = settings.resolved_database_url
-    common: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
-    if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, common)
-    return create_engine(
-        url,
-        **common,
-        pool_pre_ping=True,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_recycle=settings.pool_recycle_s,
-        pool_timeout=settings.pool_timeout_s,
-        pool_use_lifo=True,  # idle extras age out instead of being kept warm round-robin
-        connect_args={
+    options = engine_options(settings, resilience.GuardedQueuePool)
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {
             "connect_timeout": settings.connect_timeout_s,
             "application_name": settings.application_name,
             "keepalives": 1,
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
-        },
-    )
+        }
+    else:  # SQLite: wait for a writer instead of failing; share the in-memory connection
+        options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    engine = create_engine(url, **options)
+    prepare(engine, settings)
+    return engine
 
 
-def _sqlite_engine(url: URL, common: dict[str, Any]) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
-    if in_memory:
-        # One shared connection keeps the in-memory database alive across sessions.
-        engine = create_engine(
-            url, **common, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        engine = create_engine(url, **common, connect_args={"timeout": 30})
+def prepare(engine: Engine, settings: Settings) -> None:
+    """Per-connection set-up and resilience hooks (for a blocking or an async engine's core)."""
+    url = settings.resolved_database_url
+    resilience.install(engine, url, settings.connect_retry_budget_s)
+    if url.get_backend_name() == "sqlite":
+        _configure_sqlite(engine, in_memory=is_memory_sqlite(url))
 
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, decide where transactions begin.
@@ -89,8 +112,6 @@ def _sqlite_engine(url: URL, common: dict[str, Any]) -> Engine:
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
-    return engine
-
 
 def get_engine() -> Engine:
     """The process-wide engine, created on first use (importing opens no connection)."""
@@ -98,8 +119,7 @@ def get_engine() -> Engine:
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                settings = get_settings()
-                _engine = build_engine(settings)
+                _engine = build_engine(get_settings())
                 logger.info("database engine created for %s", masked_url(_engine.url))
     return _engine
 
@@ -140,7 +160,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def create_db_and_tables(engine: Engine | None = None) -> None:
-    """Create any missing table and index (tests and the embedded default)."""
+    """Create any missing table and index (tests; real databases use migrations)."""
     SQLModel.metadata.create_all(engine or get_engine())
 
 
@@ -165,7 +185,10 @@ def check_connection(engine: Engine | None = None) -> ConnectionReport:
             latency_ms = (time.perf_counter() - started) * 1000
             version = _server_version(connection)
     except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
+        reason = resilience.reason_of(exc.orig or exc, engine.url)
+        raise DatabaseConnectionError(
+            f"cannot reach the database at {masked_url(engine.url)}: {reason}"
+        ) from None
     return ConnectionReport(engine.dialect.name, version, latency_ms, masked_url(engine.url))
 
 
@@ -173,11 +196,3 @@ def _server_version(connection: Connection) -> str:
     if connection.dialect.name == "postgresql":
         return str(connection.execute(text("SHOW server_version")).scalar_one())
     return str(connection.execute(text("SELECT sqlite_version()")).scalar_one())
-
-
-def connection_error(url: URL, exc: DBAPIError) -> DatabaseConnectionError:
-    """A typed error naming the masked URL and the driver's reason, with no secret in it."""
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    if url.password:
-        reason = reason.replace(str(url.password), "***")
-    return DatabaseConnectionError(f"cannot reach the database at {masked_url(url)}: {reason}")

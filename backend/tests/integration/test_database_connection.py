@@ -38,7 +38,9 @@ def test_check_connection_reports_backend_version_and_latency(engine: Engine) ->
 
 
 def test_refused_port_gives_a_typed_error_with_masked_url() -> None:
-    engine = build_engine(settings_for(f"postgresql://app:{SECRET}@127.0.0.1:1/app"))
+    engine = build_engine(
+        settings_for(f"postgresql://app:{SECRET}@127.0.0.1:1/app", DB_CONNECT_RETRY_BUDGET_S=0)
+    )
     with pytest.raises(DatabaseConnectionError) as caught:
         check_connection(engine)
     message = str(caught.value)
@@ -60,7 +62,9 @@ def silent_port() -> Iterator[int]:
 def test_unanswering_server_fails_within_the_connect_timeout(silent_port: int) -> None:
     engine = build_engine(
         settings_for(
-            f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app", DB_CONNECT_TIMEOUT_S=2
+            f"postgresql://app:{SECRET}@127.0.0.1:{silent_port}/app",
+            DB_CONNECT_TIMEOUT_S=2,
+            DB_CONNECT_RETRY_BUDGET_S=0,
         )
     )
     started = time.monotonic()

@@ -1,0 +1,172 @@
+"""What Neon does to connections, handled once for every engine the package builds.
+
+- A suspended compute refuses or stalls new connections while it wakes:
+  connecting is retried with exponential backoff and jitter, within
+  `DB_CONNECT_RETRY_BUDGET_S`. A refused login or a missing database is not
+  transient and fails at once.
+- A suspend or restart drops open connections: a pooled one is replaced by
+  `pool_pre_ping` before use; one lost in the middle of a transaction raises
+  `DatabaseConnectionError` (the server rolls the transaction back).
+- When every pooled connection stays busy past `DB_POOL_TIMEOUT_S`, the pool
+  raises `PoolExhaustedError` instead of SQLAlchemy's generic timeout.
+- SQL parameters are never logged (`hide_parameters`), and neither are result
+  rows, which can hold password hashes, even with DEBUG logging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Dialect, ExceptionContext
+from sqlalchemy.pool import (
+    AsyncAdaptedQueuePool,
+    ConnectionPoolEntry,
+    PoolProxiedConnection,
+    QueuePool,
+)
+from sqlalchemy.util import await_only
+
+from src.errors import DatabaseConnectionError, PoolExhaustedError
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_FIRST_S = 0.1
+BACKOFF_MAX_S = 2.0
+
+# What a connection attempt says while a server is starting, stopping or unreachable.
+_TRANSIENT_MESSAGES = (
+    "connection refused",
+    "timeout expired",
+    "timed out",
+    "could not connect to server",
+    "server closed the connection unexpectedly",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "connection reset",
+    "could not receive data",
+    "no connection to the server",
+    "ssl syscall error",
+    "eof detected",
+)
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+
+
+def masked(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def reason_of(exc: BaseException, url: URL) -> str:
+    """The first line of a driver's message, with the URL's password scrubbed from it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.replace(str(url.password), "***") if url.password else text
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed connection attempt is worth repeating."""
+    name = type(exc).__name__
+    if name in {"CannotConnectNowError", "TooManyConnectionsError"}:  # asyncpg's wake-up errors
+        return True
+    if name in {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        return False
+    message = str(exc).lower()
+    if any(fragment in message for fragment in _TRANSIENT_MESSAGES):
+        return True
+    return isinstance(exc, _TRANSIENT_TYPES) and "does not exist" not in message
+
+
+def backoff_delays() -> Iterator[float]:
+    """Exponential delays with jitter (each between half and all of the step)."""
+    step = BACKOFF_FIRST_S
+    while True:
+        yield step / 2 + random.uniform(0, step / 2)  # noqa: S311  jitter, not security
+        step = min(step * 2, BACKOFF_MAX_S)
+
+
+def install(engine: Engine, url: URL, retry_budget_s: float) -> None:
+    """Attach connect retries, lost-connection errors and row-log redaction to `engine`."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_with_retry(
+        dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any
+    ) -> Any:
+        started = time.monotonic()
+        delays = backoff_delays()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except Exception as exc:
+                reason = reason_of(exc, url)
+                if not is_transient(exc):
+                    raise DatabaseConnectionError(
+                        f"cannot connect to {masked(url)}: {reason} (not retried)"
+                    ) from None
+                delay = next(delays)
+                elapsed = time.monotonic() - started
+                if elapsed + delay > retry_budget_s:
+                    raise DatabaseConnectionError(
+                        f"cannot reach the database at {masked(url)} after {attempts} "
+                        f"attempt(s) in {elapsed:.1f} s: {reason}"
+                    ) from None
+                logger.warning(
+                    "connection attempt %d to %s failed (%s); retrying in %.2f s",
+                    attempts,
+                    masked(url),
+                    reason,
+                    delay,
+                )
+                _sleep(dialect, delay)
+
+    @event.listens_for(engine, "handle_error")
+    def _lost_connection(context: ExceptionContext) -> BaseException | None:
+        if not context.is_disconnect or context.original_exception is None:
+            return None
+        return DatabaseConnectionError(
+            f"lost the connection to {masked(url)}: "
+            f"{reason_of(context.original_exception, url)}; the transaction in progress "
+            "was not committed (if it was committing, check whether it took effect)"
+        )
+
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_hide_rows)
+
+
+def _sleep(dialect: Dialect, seconds: float) -> None:
+    if dialect.is_async:
+        await_only(asyncio.sleep(seconds))  # inside SQLAlchemy's greenlet: do not block the loop
+    else:
+        time.sleep(seconds)
+
+
+def _hide_rows(record: logging.LogRecord) -> bool:
+    """SQLAlchemy logs each fetched row at DEBUG; rows can hold password hashes."""
+    if isinstance(record.msg, str) and record.msg.startswith("Row "):
+        record.args = ("(hidden)",)
+    return True
+
+
+class _TypedTimeout:
+    """Turn the pool's checkout timeout into `PoolExhaustedError`."""
+
+    def connect(self) -> PoolProxiedConnection:
+        try:
+            return super().connect()  # type: ignore[misc,no-any-return]
+        except sa_exc.TimeoutError:
+            pool: Any = self
+            raise PoolExhaustedError(pool.size(), pool._max_overflow, pool._timeout) from None
+
+
+class GuardedQueuePool(_TypedTimeout, QueuePool):
+    pass
+
+
+class GuardedAsyncQueuePool(_TypedTimeout, AsyncAdaptedQueuePool):
+    pass
