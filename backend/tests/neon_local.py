@@ -155,7 +155,7 @@ class NeonLikeServer:
                 f"ssl_cert_file = '{self.root}/server.crt'\n"
                 f"ssl_key_file = '{self.root}/server.key'\n"
                 "password_encryption = 'scram-sha-256'\nmax_connections = 60\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "fsync = off\nfull_page_writes = off\n"
             )
         (self.data / "pg_hba.conf").write_text(
             "local all postgres trust\n"

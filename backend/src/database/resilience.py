@@ -128,8 +128,8 @@ def install(engine: Engine, url: URL, retry_budget_s: float) -> None:
 
     @event.listens_for(engine, "handle_error")
     def _lost_connection(context: ExceptionContext) -> BaseException | None:
-        if not context.is_disconnect or context.original_exception is None:
-            return None
+        if context.is_pre_ping or not context.is_disconnect:
+            return None  # a failed pre-ping is answered by replacing the connection
         return DatabaseConnectionError(
             f"lost the connection to {masked(url)}: "
             f"{reason_of(context.original_exception, url)}; the transaction in progress "
