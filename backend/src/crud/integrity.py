@@ -1,4 +1,4 @@
-"""Tell which constraint an `IntegrityError` came from, on either backend."""
+"""Tell which constraint an `IntegrityError` came from, on every driver."""
 
 from __future__ import annotations
 
@@ -13,7 +13,18 @@ _SQLITE_MESSAGES = {
 
 def violates(exc: IntegrityError, constraint: str) -> bool:
     """Whether `exc` was raised by the named constraint."""
-    diag = getattr(exc.orig, "diag", None)
-    if diag is not None:  # psycopg2 reports the constraint name
-        return bool(diag.constraint_name == constraint)
+    name = _constraint_name(exc.orig)
+    if name is not None:
+        return name == constraint
     return _SQLITE_MESSAGES[constraint] in str(exc.orig)
+
+
+def _constraint_name(error: BaseException | None) -> str | None:
+    diag = getattr(error, "diag", None)  # psycopg2
+    if diag is not None:
+        return str(diag.constraint_name)
+    for candidate in (error, getattr(error, "__cause__", None)):  # asyncpg, maybe wrapped
+        name = getattr(candidate, "constraint_name", None)
+        if name is not None:
+            return str(name)
+    return None

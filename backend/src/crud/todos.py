@@ -108,8 +108,7 @@ def toggle_completed(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
 @validated
 def delete_todo(user_id: RowId, todo_id: RowId) -> Operation[None]:
     deleted = yield RowCount(delete(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
-    if deleted == 0:
-        yield Rollback()
+    if deleted == 0:  # nothing changed: no rollback, which would expire the caller's objects
         raise TodoNotFoundError(todo_id)
     yield Commit()
 
@@ -174,8 +173,7 @@ def _update(user_id: int, todo_id: int, values: dict[str, Any]) -> Operation[Tod
         .returning(Todo)
     )
     todo = yield First(statement)
-    if todo is None:
-        yield Rollback()
+    if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
         raise TodoNotFoundError(todo_id)
     yield Commit()
     return todo  # type: ignore[no-any-return]

@@ -75,7 +75,6 @@ def authenticate(email: EmailLookup, password: SecretStr) -> Operation[User | No
 def delete_user(user_id: RowId) -> Operation[None]:
     """Delete the account; the database deletes its todos with it (ON DELETE CASCADE)."""
     deleted = yield RowCount(delete(User).where(col(User.id) == user_id))
-    if deleted == 0:
-        yield Rollback()
+    if deleted == 0:  # nothing changed: no rollback, which would expire the caller's objects
         raise UserNotFoundError(user_id)
     yield Commit()

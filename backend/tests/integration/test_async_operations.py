@@ -1,0 +1,167 @@
+"""The asyncio operations: the same rules as the blocking ones, on every backend.
+
+SQLite through aiosqlite, PostgreSQL through asyncpg, and asyncpg through
+PgBouncer in transaction mode over TLS (prepared-statement caches off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import Engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import SQLModel
+
+from src.crud import aio
+from src.database.async_connection import async_url, build_async_engine
+from src.errors import DuplicateEmailError, InvalidCursorError, TodoNotFoundError
+from src.models import TodoCreate, TodoUpdate, User, UserCreate
+from tests.conftest import KNOWN_PASSWORD_HASH, backend_settings, settings_for
+from tests.neon_local import NeonLikeServer
+
+
+@pytest.fixture
+async def async_engine(
+    backend: str, engine: Engine, request: pytest.FixtureRequest
+) -> AsyncIterator[AsyncEngine]:
+    """An asyncio engine on the same database as the blocking `engine` fixture."""
+    del engine  # requested so the PostgreSQL schema exists
+    async_engine = build_async_engine(backend_settings(backend, request))
+    if backend == "sqlite":  # a new in-memory database: give it the schema
+        async with async_engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.create_all)
+    yield async_engine
+    await async_engine.dispose()
+
+
+@pytest.fixture
+async def session(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """Rolled back after the test, like the blocking `session` fixture."""
+    async with async_engine.connect() as connection:
+        transaction = await connection.begin()
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            yield session
+        await transaction.rollback()
+
+
+async def add_user(session: AsyncSession, email: str) -> int:
+    user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
+    session.add(user)
+    await session.commit()
+    assert user.id is not None
+    return user.id
+
+
+async def test_register_authenticate_and_refuse_duplicates(session: AsyncSession) -> None:
+    password = SecretStr("async password!")
+    user = await aio.create_user(session, UserCreate(email="Ann@Example.com", password=password))
+    assert await aio.authenticate(session, "ann@example.com", password) == user
+    assert await aio.authenticate(session, "ann@example.com", SecretStr("nope nope")) is None
+    assert await aio.authenticate(session, "zed@example.com", password) is None
+    with pytest.raises(DuplicateEmailError):
+        await aio.create_user(session, UserCreate(email="ANN@example.com", password=password))
+    assert await aio.get_user_by_email(session, "ANN@EXAMPLE.COM") == user
+
+
+async def test_todo_lifecycle(session: AsyncSession) -> None:
+    ann = await add_user(session, "ann@example.com")
+    todo = await aio.create_todo(session, ann, TodoCreate(title=" write tests "))
+    assert todo.id is not None
+    assert todo.title == "write tests"
+    updated = await aio.update_todo(session, ann, todo.id, TodoUpdate(description="async"))
+    assert (updated.title, updated.description) == ("write tests", "async")
+    assert (await aio.toggle_completed(session, ann, todo.id)).completed is True
+    assert (await aio.set_completed(session, ann, todo.id, False)).completed is False
+    assert (await aio.get_todo(session, ann, todo.id)).description == "async"
+    await aio.delete_todo(session, ann, todo.id)
+    with pytest.raises(TodoNotFoundError):
+        await aio.get_todo(session, ann, todo.id)
+
+
+async def test_another_users_todo_looks_missing(session: AsyncSession) -> None:
+    ann, bob = (
+        await add_user(session, "ann@example.com"),
+        await add_user(session, "bob@example.com"),
+    )
+    bobs = await aio.create_todo(session, bob, TodoCreate(title="bob's"))
+    assert bobs.id is not None
+    for attempt in (
+        aio.get_todo(session, ann, bobs.id),
+        aio.toggle_completed(session, ann, bobs.id),
+        aio.update_todo(session, ann, bobs.id, TodoUpdate(title="mine now")),
+        aio.delete_todo(session, ann, bobs.id),
+    ):
+        with pytest.raises(TodoNotFoundError, match=f"^todo {bobs.id} not found$"):
+            await attempt
+    after = await aio.get_todo(session, bob, bobs.id)
+    assert (after.title, after.completed) == ("bob's", False)
+
+
+async def test_bulk_create_pages_and_counts(session: AsyncSession) -> None:
+    ann = await add_user(session, "ann@example.com")
+    created = await aio.create_todos(
+        session, ann, [TodoCreate(title=f"t{i}", completed=i % 2 == 0) for i in range(25)]
+    )
+    assert created == 25
+    seen, cursor = [], None
+    while True:
+        page = await aio.list_todos(session, ann, limit=10, cursor=cursor)
+        seen += [t.id for t in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 25
+    assert seen == sorted(seen, reverse=True)
+    assert await aio.count_todos(session, ann) == aio.TodoCounts(total=25, completed=13, open=12)
+    with pytest.raises(InvalidCursorError):
+        await aio.list_todos(session, ann, cursor="not-a-cursor")
+
+
+async def test_bad_arguments_are_refused_by_name(session: AsyncSession) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await aio.list_todos(session, 1, limit=201)
+    assert caught.value.errors()[0]["loc"] == ("limit",)
+
+
+async def test_many_statements_in_a_row_work_behind_the_pooler(session: AsyncSession) -> None:
+    """Cached prepared statements would fail here behind a transaction-mode pooler."""
+    ann = await add_user(session, "ann@example.com")
+    for i in range(30):
+        await aio.create_todo(session, ann, TodoCreate(title=f"t{i}"))
+        assert (await aio.count_todos(session, ann)).total == i + 1
+
+
+async def test_asyncpg_uses_tls_through_the_pooler(neon_like: NeonLikeServer) -> None:
+    engine = build_async_engine(settings_for(neon_like.pooler_url(), DB_TRANSACTION_POOLER=True))
+    try:
+        async with engine.connect() as connection:
+            query = text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            assert await connection.scalar(query) is True
+    finally:
+        await engine.dispose()
+
+
+def test_neon_url_parameters_are_translated_for_asyncpg() -> None:
+    settings = settings_for(
+        "postgresql://u:pw@ep-x-pooler.us-east-2.aws.neon.tech/db?sslmode=require&channel_binding=require"
+    )
+    url, connect_args = async_url(settings)
+    assert url.drivername == "postgresql+asyncpg"
+    assert dict(url.query) == {"prepared_statement_cache_size": "0"}
+    assert connect_args["ssl"] == "require"
+    assert connect_args["statement_cache_size"] == 0
+    assert (
+        connect_args["prepared_statement_name_func"]()
+        != connect_args["prepared_statement_name_func"]()
+    )
+
+
+def test_direct_neon_url_keeps_statement_caching() -> None:
+    url, connect_args = async_url(settings_for("postgresql://u:pw@ep-x.aws.neon.tech/db"))
+    assert "prepared_statement_cache_size" not in url.query
+    assert "statement_cache_size" not in connect_args
+    assert connect_args["ssl"] == "require"
