@@ -16,7 +16,13 @@ from sqlmodel import SQLModel
 
 from src.crud import aio
 from src.database.async_connection import async_url, build_async_engine
-from src.errors import DuplicateEmailError, InvalidCursorError, TodoNotFoundError
+from src.errors import (
+    DatabaseConnectionError,
+    DuplicateEmailError,
+    InvalidCursorError,
+    PoolExhaustedError,
+    TodoNotFoundError,
+)
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
 from tests.conftest import KNOWN_PASSWORD_HASH, backend_settings, settings_for
 from tests.neon_local import NeonLikeServer
@@ -165,3 +171,31 @@ def test_direct_neon_url_keeps_statement_caching() -> None:
     assert "prepared_statement_cache_size" not in url.query
     assert "statement_cache_size" not in connect_args
     assert connect_args["ssl"] == "require"
+
+
+async def test_async_engine_retries_then_fails_with_a_typed_error() -> None:
+    engine = build_async_engine(
+        settings_for("postgresql://u:pw-never-shown@127.0.0.1:1/db", DB_CONNECT_RETRY_BUDGET_S=1)
+    )
+    try:
+        with pytest.raises(DatabaseConnectionError, match=r"after [2-9]\d* attempt\(s\)") as caught:
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()
+    assert "pw-never-shown" not in str(caught.value)
+
+
+async def test_async_pool_exhaustion_raises_a_typed_error(neon_like: NeonLikeServer) -> None:
+    engine = build_async_engine(
+        settings_for(
+            neon_like.direct_url(), DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT_S=0.3
+        )
+    )
+    try:
+        async with engine.connect():
+            with pytest.raises(PoolExhaustedError):
+                async with engine.connect():
+                    pass
+    finally:
+        await engine.dispose()

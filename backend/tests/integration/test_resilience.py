@@ -7,20 +7,21 @@ them. These tests run on a cluster of their own, since they stop and restart it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlmodel import SQLModel
 
 from src import crud
 from src.database.connection import build_engine, check_connection, new_session
 from src.errors import DatabaseConnectionError, PoolExhaustedError
-from src.models import Todo, TodoCreate, User, UserCreate
+from src.models import Todo, TodoCreate, TodoUpdate, User, UserCreate
 from tests.conftest import KNOWN_PASSWORD_HASH, settings_for
 from tests.neon_local import PASSWORD, NeonLikeServer
 
@@ -250,3 +251,24 @@ def test_no_secret_reaches_logs_or_errors_even_with_echo_and_debug(
     assert "INSERT INTO" in caplog.text  # echo was on
     for secret in (plain_password, user.hashed_password, PASSWORD):
         assert secret not in everything
+
+
+def test_operations_use_no_session_state_a_transaction_pooler_would_lose(
+    engine: Engine, owner: int
+) -> None:
+    """Session SET, PREPARE, LISTEN and advisory locks do not survive a transaction-mode pooler."""
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with new_session(engine) as session:
+        todo = crud.create_todo(session, owner, TodoCreate(title="t"))
+        assert todo.id is not None
+        crud.create_todos(session, owner, [TodoCreate(title="a"), TodoCreate(title="b")])
+        crud.update_todo(session, owner, todo.id, TodoUpdate(title="u"))
+        crud.toggle_completed(session, owner, todo.id)
+        crud.list_todos(session, owner, limit=1)
+        crud.count_todos(session, owner)
+        crud.delete_todo(session, owner, todo.id)
+        crud.authenticate(session, "owner@example.com", SecretStr("wrong password"))
+    session_state = re.compile(r"^\s*(SET\s+(?!LOCAL)|PREPARE|LISTEN|.*pg_advisory_lock\()", re.I)
+    assert statements
+    assert [s for s in statements if session_state.match(s)] == []
