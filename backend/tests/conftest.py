@@ -17,14 +17,17 @@ import psycopg2
 import pytest
 from hypothesis import HealthCheck, settings
 from psycopg2 import sql
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from src.config.settings import Settings, parse_database_url
+from src.crud.steps import ActAs
 from src.database.connection import build_engine
+from src.database.migrations import upgrade_to_head
+from src.database.roles import grant_application_role
 from src.models import Todo, User
-from tests.neon_local import NeonLikeServer
+from tests.neon_local import APP_USER, NeonLikeServer
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # A real Argon2id hash, so fixtures can make users without paying for hashing.
@@ -72,6 +75,18 @@ class PostgresServer:
                 )
             )
 
+    def execute(self, statement: sql.Composable) -> None:
+        with self._admin.cursor() as cursor:
+            cursor.execute(statement)
+
+    def drop_role(self, database_url: URL, role: str) -> None:
+        """Revoke what `role` holds in the database, then drop it."""
+        engine = build_engine(settings_for(database_url))
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP OWNED BY "{role}"')
+        engine.dispose()
+        self.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
     def close(self) -> None:
         self._admin.close()
 
@@ -92,10 +107,34 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> Iterator[URL]:
-    """A database of its own for this test run, dropped afterwards."""
+    """A database of its own for this test run, migrated, dropped afterwards (as its owner)."""
     url = postgres_server.create_database()
+    migrate(url)
     yield url
     postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_app_url(postgres_server: PostgresServer, postgres_url: URL) -> Iterator[URL]:
+    """The test database as a least-privilege role, so row security applies."""
+    role = f"todo_app_{uuid.uuid4().hex[:8]}"
+    postgres_server.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    grant(postgres_url, role)
+    yield postgres_url.set(username=role)
+    postgres_server.drop_role(postgres_url, role)
+
+
+def migrate(owner_url: URL) -> None:
+    engine = build_engine(settings_for(owner_url))
+    upgrade_to_head(engine)
+    engine.dispose()
+
+
+def grant(owner_url: URL, role: str) -> None:
+    engine = build_engine(settings_for(owner_url))
+    with engine.begin() as connection:
+        grant_application_role(connection, role)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -127,6 +166,14 @@ def neon_like() -> Iterator[NeonLikeServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def neon_like_app_url(neon_like: NeonLikeServer) -> URL:
+    """The Neon-like database, migrated by its owner, reached through the pooler as the app."""
+    migrate(neon_like.direct_url())
+    grant(neon_like.direct_url(), APP_USER)
+    return neon_like.app_pooler_url()
+
+
 BACKENDS = ["sqlite", "postgresql", "pgbouncer"]
 
 
@@ -141,16 +188,17 @@ def backend_settings(backend: str, request: pytest.FixtureRequest, **overrides: 
     if backend == "sqlite":
         return settings_for("sqlite://", **overrides)
     if backend == "postgresql":
-        return settings_for(request.getfixturevalue("postgres_url"), **overrides)
-    server: NeonLikeServer = request.getfixturevalue("neon_like")
-    return settings_for(server.pooler_url(), DB_TRANSACTION_POOLER=True, **overrides)
+        return settings_for(request.getfixturevalue("postgres_app_url"), **overrides)
+    url = request.getfixturevalue("neon_like_app_url")
+    return settings_for(url, DB_TRANSACTION_POOLER=True, **overrides)
 
 
 @pytest.fixture(scope="session")
 def engine(backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """The schema-ready engine of the backend under test."""
+    """The migrated engine of the backend under test, connected as the application role."""
     engine = build_engine(backend_settings(backend, request))
-    SQLModel.metadata.create_all(engine)
+    if backend == "sqlite":  # PostgreSQL databases are migrated by their owners
+        upgrade_to_head(engine)
     yield engine
     engine.dispose()
 
@@ -171,15 +219,6 @@ def session(engine: Engine) -> Iterator[Session]:
         transaction.rollback()
 
 
-@pytest.fixture
-def committing_engine(engine: Engine) -> Iterator[Engine]:
-    """For tests that need real commits seen by other connections; rows are deleted after."""
-    yield engine
-    with engine.begin() as connection:
-        connection.execute(delete(Todo))
-        connection.execute(delete(User))
-
-
 def add_user(session: Session, email: str) -> User:
     """A committed user with `KNOWN_PASSWORD`, made without hashing."""
     user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
@@ -198,11 +237,26 @@ def bob(session: Session) -> User:
     return add_user(session, "bob@example.com")
 
 
+def act_as(session: Session, user_id: int | None) -> None:
+    """Name the user to PostgreSQL's row security, as the operations do."""
+    assert user_id is not None
+    ActAs(user_id).run(session)
+
+
 def table_snapshot(session: Session) -> list[tuple[object, ...]]:
-    """Every user and todo row, to prove an operation changed nothing."""
+    """Every user and todo row, to prove an operation changed nothing.
+
+    Row security shows each user's todos only to that user, so they are read user by user.
+    """
     users = session.execute(select(User.__table__).order_by(User.id)).all()  # type: ignore[attr-defined,arg-type]
-    todos = session.execute(select(Todo.__table__).order_by(Todo.id)).all()  # type: ignore[attr-defined,arg-type]
-    return [tuple(row) for row in [*users, *todos]]
+    rows = [tuple(row) for row in users]
+    for user in users:
+        act_as(session, user.id)
+        todos = session.execute(
+            select(Todo.__table__).where(Todo.user_id == user.id).order_by(Todo.id)
+        )  # type: ignore[attr-defined,arg-type]
+        rows += [tuple(row) for row in todos]
+    return rows
 
 
 settings.register_profile("dev", max_examples=60, stateful_step_count=25, deadline=None)

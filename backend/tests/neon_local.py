@@ -25,7 +25,8 @@ import psycopg2
 from sqlalchemy.engine import URL
 
 PASSWORD = "neon-like-secret-7f3a"
-USER = "neon_app"
+USER = "neon_app"  # owns the database and its tables: runs migrations
+APP_USER = "neon_app_rw"  # least privilege: what the application connects as
 
 
 def free_port() -> int:
@@ -120,6 +121,10 @@ class NeonLikeServer:
     def pooler_url(self, database: str = "neondb") -> URL:
         return self.direct_url(database).set(port=self.pooler_port)
 
+    def app_pooler_url(self, database: str = "neondb") -> URL:
+        """Through the pooler as the least-privilege role, as the application connects."""
+        return self.pooler_url(database).set(username=APP_USER)
+
     def admin(self) -> psycopg2.extensions.connection:
         connection = psycopg2.connect(
             host=str(self.root), port=self.port, user="postgres", dbname="postgres"
@@ -166,10 +171,13 @@ class NeonLikeServer:
     def _create_role_and_database(self) -> None:
         with closing(self.admin()) as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE ROLE {USER} LOGIN PASSWORD %s", (PASSWORD,))
+            cursor.execute(f"CREATE ROLE {APP_USER} LOGIN PASSWORD %s", (PASSWORD,))
             cursor.execute(f"CREATE DATABASE neondb OWNER {USER}")
 
     def _configure_pgbouncer(self) -> None:
-        (self.root / "userlist.txt").write_text(f'"{USER}" "{PASSWORD}"\n')
+        (self.root / "userlist.txt").write_text(
+            f'"{USER}" "{PASSWORD}"\n"{APP_USER}" "{PASSWORD}"\n'
+        )
         (self.root / "pgbouncer.ini").write_text(
             "[databases]\n"
             f"* = host=127.0.0.1 port={self.port}\n"

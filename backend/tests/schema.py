@@ -2,7 +2,7 @@
 
 Used to prove that migrations, `create_all` and the SQL contract build the
 same schema: every column with its type, nullability and default, every
-constraint with its definition, every index with its definition.
+constraint and index with its definition, row security and every policy.
 """
 
 from __future__ import annotations
@@ -32,8 +32,22 @@ _INDEXES = """
 """
 
 
+_ROW_SECURITY = """
+    SELECT relname, relrowsecurity, relforcerowsecurity
+    FROM pg_class
+    WHERE relnamespace = 'public'::regnamespace AND relname = ANY(:tables)
+    ORDER BY 1
+"""
+_POLICIES = """
+    SELECT tablename, policyname, permissive, roles::text[], cmd, qual, with_check
+    FROM pg_policies
+    WHERE schemaname = 'public' AND tablename = ANY(:tables)
+    ORDER BY 1, 2
+"""
+
+
 def describe(connection: Connection) -> dict[str, list[tuple[object, ...]]]:
-    """Columns, constraints and indexes of the application's tables."""
+    """Columns, constraints, indexes, row security and policies of the application's tables."""
     tables = list(TABLES)
     quoted = ['"user"', "todo"]
     return {
@@ -42,4 +56,8 @@ def describe(connection: Connection) -> dict[str, list[tuple[object, ...]]]:
             tuple(r) for r in connection.execute(text(_CONSTRAINTS), {"quoted": quoted})
         ],
         "indexes": [tuple(r) for r in connection.execute(text(_INDEXES), {"tables": tables})],
+        "row_security": [
+            tuple(r) for r in connection.execute(text(_ROW_SECURITY), {"tables": tables})
+        ],
+        "policies": [tuple(r) for r in connection.execute(text(_POLICIES), {"tables": tables})],
     }

@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session, SQLModel
+
+from src.models.row_security import CURRENT_USER_SETTING
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -98,6 +100,29 @@ class ExecuteMany:
 
     async def run_async(self, session: AsyncSession) -> None:
         await session.execute(self.statement, self.parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class ActAs:
+    """Name the user for PostgreSQL's row security, for the current transaction only.
+
+    `set_config(..., true)` is `SET LOCAL`: it ends with the transaction, so a
+    transaction-mode pooler never hands it to another client. SQLite has no
+    row security; there this does nothing.
+    """
+
+    user_id: int
+
+    def _statement(self) -> Executable:
+        return select(func.set_config(CURRENT_USER_SETTING, str(self.user_id), true()))
+
+    def run(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(self._statement())
+
+    async def run_async(self, session: AsyncSession) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(self._statement())
 
 
 @dataclass(frozen=True, slots=True)

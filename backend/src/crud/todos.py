@@ -1,8 +1,10 @@
 """Todo operations. Every one takes the caller's `user_id` and sees only that user's rows.
 
-`_owned` is the single place a todo query is scoped to its owner: a todo of
-another user is indistinguishable from one that does not exist (the same
-`TodoNotFoundError`, the same message). The functions here are operations
+Every operation starts with `ActAs(user_id)`, which names the user to
+PostgreSQL's row security for the transaction, and `_owned` is the single
+place a todo query is scoped to its owner: a todo of another user is
+indistinguishable from one that does not exist (the same `TodoNotFoundError`,
+the same message), and PostgreSQL would refuse it even if a filter were missing. The functions here are operations
 (see `steps.py`); `src.crud` and `src.crud.aio` run them on a session.
 """
 
@@ -20,6 +22,7 @@ from src.crud.arguments import Cursor, PageSize, RowId, validated
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.crud.steps import (
+    ActAs,
     Add,
     All,
     Commit,
@@ -58,6 +61,7 @@ def _owned(user_id: int, *conditions: ColumnElement[bool]) -> ColumnElement[bool
 def create_todo(user_id: RowId, data: TodoCreate) -> Operation[Todo]:
     """Create a todo for `user_id`; `UserNotFoundError` if there is no such user."""
     todo = Todo.model_validate({**data.model_dump(), "user_id": user_id})
+    yield ActAs(user_id)
     yield Add(todo)
     yield from _commit_for(user_id)
     return todo
@@ -76,12 +80,13 @@ def create_todos(user_id: RowId, items: list[TodoCreate]) -> Operation[int]:
         {**item.model_dump(), "user_id": user_id, "created_at": now, "updated_at": now}
         for item in items
     ]
-    yield from _commit_for(user_id, ExecuteMany(insert(Todo), rows))
+    yield from _commit_for(user_id, ActAs(user_id), ExecuteMany(insert(Todo), rows))
     return len(rows)
 
 
 @validated
 def get_todo(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
+    yield ActAs(user_id)
     todo = yield First(select(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
     if todo is None:
         raise TodoNotFoundError(todo_id)
@@ -107,6 +112,7 @@ def toggle_completed(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
 
 @validated
 def delete_todo(user_id: RowId, todo_id: RowId) -> Operation[None]:
+    yield ActAs(user_id)
     deleted = yield RowCount(delete(Todo).where(_owned(user_id, col(Todo.id) == todo_id)))
     if deleted == 0:  # nothing changed: no rollback, which would expire the caller's objects
         raise TodoNotFoundError(todo_id)
@@ -145,6 +151,7 @@ def list_todos(
         else (col(Todo.created_at).asc(), col(Todo.id).asc())
     )
     statement = select(Todo).where(_owned(user_id, *conditions)).order_by(*order)
+    yield ActAs(user_id)
     rows: list[Todo] = yield All(statement.limit(limit + 1))
     items = rows[:limit]
     if len(rows) <= limit:
@@ -159,6 +166,7 @@ def list_todos(
 def count_todos(user_id: RowId) -> Operation[TodoCounts]:
     completed = col(Todo.completed)
     statement = select(completed, func.count()).where(_owned(user_id)).group_by(completed)
+    yield ActAs(user_id)
     rows: list[tuple[Any, ...]] = yield Rows(statement)
     by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
@@ -172,6 +180,7 @@ def _update(user_id: int, todo_id: int, values: dict[str, Any]) -> Operation[Tod
         .values(**values, updated_at=utc_now())
         .returning(Todo)
     )
+    yield ActAs(user_id)
     todo = yield First(statement)
     if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
         raise TodoNotFoundError(todo_id)

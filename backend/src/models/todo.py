@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
 from src.models.base import TimestampFields, reject_nul
+from src.models.row_security import attach_row_security
 from src.models.types import BigIntegerKey
 
 TITLE_MAX_LENGTH = 255
@@ -58,6 +59,9 @@ class Todo(TodoBase, TimestampFields, table=True):
     user_id: int = Field(
         foreign_key="user.id", ondelete="CASCADE", nullable=False, sa_type=BigIntegerKey
     )
+
+
+attach_row_security(Todo.__table__)  # type: ignore[attr-defined]
 
 
 class TodoCreate(TodoBase):

@@ -25,9 +25,14 @@ def local_shell_blocks(markdown: str) -> list[str]:
 
 
 def fresh_copy(destination: Path) -> Path:
-    """The tracked files of the working tree, as a clone would have them."""
+    """The working tree without ignored files: what a clone of it would hold."""
     tracked = (
-        subprocess.run(["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True, check=True)
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPOSITORY,
+            capture_output=True,
+            check=True,
+        )
         .stdout.decode()
         .split("\0")
     )
@@ -70,4 +75,4 @@ def test_every_local_quickstart_command_succeeds(
             postgres_server.drop_database(postgres_server.url.set(database=DEV_DATABASE))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("ada@example.com") == 3  # two SQLite runs, one PostgreSQL run
-    assert "0001 (head)" in result.stdout + result.stderr
+    assert "0002 (head)" in result.stdout + result.stderr

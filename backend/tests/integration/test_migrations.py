@@ -10,15 +10,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL
 from sqlmodel import SQLModel
 
 from src.database.connection import build_engine
-from src.database.migrations import downgrade_to_base, schema_differences, upgrade_to_head
+from src.database.migrations import (
+    alembic_config,
+    downgrade_to_base,
+    schema_differences,
+    upgrade_to_head,
+)
 from tests.conftest import settings_for
 from tests.schema import describe
 
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 CONTRACT = Path(__file__).parents[3] / "specs/001-db-schema/contracts/database-schema.sql"
 
 
@@ -47,9 +54,8 @@ def test_upgrading_twice_is_harmless(empty_engine: Engine) -> None:
     upgrade_to_head(empty_engine)
     upgrade_to_head(empty_engine)
     with empty_engine.connect() as connection:
-        assert connection.execute(
-            text("SELECT version_num FROM alembic_version")
-        ).scalars().all() == ["0001"]
+        versions = connection.execute(text("SELECT version_num FROM alembic_version"))
+        assert versions.scalars().all() == [HEAD]
 
 
 def test_migrated_schema_matches_the_models(empty_engine: Engine) -> None:
@@ -95,6 +101,8 @@ def test_migrations_and_create_all_build_the_same_postgres_schema(
     assert migrated == created
     assert len(migrated["columns"]) == 12
     assert len(migrated["indexes"]) == 5
+    assert len(migrated["policies"]) == 4
+    assert migrated["row_security"] == [("todo", True, True), ("user", False, False)]
 
 
 def test_the_sql_contract_is_the_migrated_schema(

@@ -22,7 +22,7 @@ from src import crud
 from src.database.connection import build_engine, check_connection, new_session
 from src.errors import DatabaseConnectionError, PoolExhaustedError
 from src.models import Todo, TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import KNOWN_PASSWORD_HASH, settings_for
+from tests.conftest import KNOWN_PASSWORD_HASH, act_as, settings_for
 from tests.neon_local import PASSWORD, NeonLikeServer
 
 
@@ -62,8 +62,9 @@ def owner(engine: Engine) -> int:
         return user.id
 
 
-def todo_count(engine: Engine) -> int:
+def todo_count(engine: Engine, owner: int) -> int:
     with new_session(engine) as session:
+        act_as(session, owner)
         return session.scalar(select(func.count()).select_from(Todo)) or 0
 
 
@@ -161,13 +162,14 @@ def test_a_transaction_cut_off_mid_way_fails_clearly_and_writes_nothing(
     server: NeonLikeServer, engine: Engine, owner: int
 ) -> None:
     with new_session(engine) as session:
+        act_as(session, owner)
         session.add_all([Todo(user_id=owner, title=f"half {i}") for i in range(3)])
         session.flush()
         server.terminate_backends()
         with pytest.raises(DatabaseConnectionError, match="lost the connection") as caught:
             session.commit()
         assert PASSWORD not in str(caught.value)
-    assert todo_count(engine) == 0
+    assert todo_count(engine, owner) == 0
 
 
 def test_operations_across_a_restart_lose_nothing_committed(
@@ -189,6 +191,7 @@ def test_operations_across_a_restart_lose_nothing_committed(
     finally:
         restarter.join()
     with new_session(engine) as session:
+        act_as(session, owner)
         stored = set(session.scalars(select(Todo.id)))
     record_property(
         "restart", {"operations": operations, "failed": failed, "committed": len(committed)}

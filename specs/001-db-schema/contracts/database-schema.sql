@@ -42,3 +42,21 @@ CREATE INDEX ix_todo_user_id_created_at_id ON todo (user_id, created_at, id);
 
 -- Pages filtered by status, and counts per status, answered from the index alone.
 CREATE INDEX ix_todo_user_id_completed_created_at_id ON todo (user_id, completed, created_at, id);
+
+-- Row-Level Security: PostgreSQL itself admits a todo only to the user named by the
+-- transaction-local setting app.current_user_id (set by the operations with
+-- set_config(..., true)); with no setting, no row is visible or writable. FORCE holds
+-- the table's owner to the policies too; only superusers and BYPASSRLS roles are exempt,
+-- so the application connects as a plain role (see quickstart.md).
+ALTER TABLE todo ENABLE ROW LEVEL SECURITY;
+ALTER TABLE todo FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY todo_select_own ON todo FOR SELECT
+    USING (user_id = nullif(current_setting('app.current_user_id', true), '')::bigint);
+CREATE POLICY todo_insert_own ON todo FOR INSERT
+    WITH CHECK (user_id = nullif(current_setting('app.current_user_id', true), '')::bigint);
+CREATE POLICY todo_update_own ON todo FOR UPDATE
+    USING (user_id = nullif(current_setting('app.current_user_id', true), '')::bigint)
+    WITH CHECK (user_id = nullif(current_setting('app.current_user_id', true), '')::bigint);
+CREATE POLICY todo_delete_own ON todo FOR DELETE
+    USING (user_id = nullif(current_setting('app.current_user_id', true), '')::bigint);

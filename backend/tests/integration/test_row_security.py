@@ -1,0 +1,157 @@
+"""PostgreSQL itself refuses other users' todos: Row-Level Security as a second line.
+
+Connected as the application's least-privilege role, directly and through the
+TLS pooler. Raw SQL here bypasses the package's own scoping on purpose: what
+remains is what the database enforces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import ProgrammingError
+from sqlmodel import Session
+
+from src import crud
+from src.database.connection import build_engine, new_session
+from src.database.roles import row_security_applies
+from src.models import TodoCreate
+from tests.conftest import act_as, add_user, backend_settings
+
+
+@pytest.fixture(scope="module", params=["postgresql", "pgbouncer"])
+def app_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    engine = build_engine(backend_settings(request.param, request))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(app_engine: Engine) -> Iterator[Session]:
+    with app_engine.connect() as connection:
+        transaction = connection.begin()
+        with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+            yield session
+        transaction.rollback()
+
+
+@pytest.fixture
+def two_users(db: Session) -> tuple[int, int]:
+    """Ann with two todos, Bob with one; returns their ids."""
+    ann, bob = add_user(db, "ann@example.com"), add_user(db, "bob@example.com")
+    assert ann.id is not None
+    assert bob.id is not None
+    crud.create_todos(db, ann.id, [TodoCreate(title="a1"), TodoCreate(title="a2")])
+    crud.create_todo(db, bob.id, TodoCreate(title="b1"))
+    return ann.id, bob.id
+
+
+def titles(db: Session) -> list[str]:
+    return sorted(db.execute(text("SELECT title FROM todo")).scalars())
+
+
+def test_the_application_role_is_held_to_row_security(db: Session) -> None:
+    assert row_security_applies(db.connection())
+    owner = db.execute(text("SELECT tableowner FROM pg_tables WHERE tablename = 'todo'"))
+    assert owner.scalar_one() != db.execute(text("SELECT current_user")).scalar_one()
+
+
+def test_a_raw_select_shows_only_the_named_users_rows(
+    db: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
+    act_as(db, ann)
+    assert titles(db) == ["a1", "a2"]
+    act_as(db, bob)
+    assert titles(db) == ["b1"]
+
+
+@pytest.fixture
+def committed_users(app_engine: Engine) -> Iterator[tuple[int, int]]:
+    """Like `two_users`, but committed, so fresh connections and transactions see it."""
+    with new_session(app_engine) as session:
+        ann, bob = add_user(session, "ann-c@example.com"), add_user(session, "bob-c@example.com")
+        assert ann.id is not None
+        assert bob.id is not None
+        crud.create_todos(session, ann.id, [TodoCreate(title="a1"), TodoCreate(title="a2")])
+        crud.create_todo(session, bob.id, TodoCreate(title="b1"))
+    yield ann.id, bob.id
+    with new_session(app_engine) as session:
+        crud.delete_user(session, ann.id)
+        crud.delete_user(session, bob.id)
+
+
+def test_a_connection_that_never_named_a_user_sees_no_row(
+    app_engine: Engine, committed_users: tuple[int, int]
+) -> None:
+    del committed_users
+    with app_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM todo")).scalar_one() == 0
+
+
+def test_the_named_user_ends_with_the_transaction(
+    app_engine: Engine, committed_users: tuple[int, int]
+) -> None:
+    ann, _ = committed_users
+    with app_engine.connect() as connection:
+        with connection.begin():
+            connection.execute(
+                text("SELECT set_config('app.current_user_id', :u, true)"), {"u": str(ann)}
+            )
+            assert connection.execute(text("SELECT count(*) FROM todo")).scalar_one() == 2
+        with connection.begin():
+            assert connection.execute(text("SELECT count(*) FROM todo")).scalar_one() == 0
+
+
+def test_inserting_a_row_for_another_user_is_refused(
+    db: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
+    act_as(db, ann)
+    with pytest.raises(ProgrammingError, match="row-level security"):
+        db.execute(text("INSERT INTO todo (user_id, title) VALUES (:bob, 'planted')"), {"bob": bob})
+
+
+def test_moving_a_row_to_another_user_is_refused(db: Session, two_users: tuple[int, int]) -> None:
+    ann, bob = two_users
+    act_as(db, ann)
+    with pytest.raises(ProgrammingError, match="row-level security"):
+        db.execute(text("UPDATE todo SET user_id = :bob WHERE title = 'a1'"), {"bob": bob})
+
+
+def test_another_users_rows_cannot_be_changed_or_deleted(
+    db: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
+    act_as(db, ann)
+    assert (
+        db.execute(
+            text("UPDATE todo SET title = 'mine' WHERE user_id = :bob"), {"bob": bob}
+        ).rowcount
+        == 0
+    )  # type: ignore[attr-defined]
+    assert db.execute(text("DELETE FROM todo WHERE user_id = :bob"), {"bob": bob}).rowcount == 0  # type: ignore[attr-defined]
+    act_as(db, bob)
+    assert titles(db) == ["b1"]
+
+
+def test_with_no_user_named_nothing_can_be_written(db: Session, two_users: tuple[int, int]) -> None:
+    ann, _ = two_users
+    db.execute(text("SELECT set_config('app.current_user_id', '', true)"))
+    assert titles(db) == []
+    assert db.execute(text("DELETE FROM todo")).rowcount == 0  # type: ignore[attr-defined]
+    with pytest.raises(ProgrammingError, match="row-level security"):
+        db.execute(text("INSERT INTO todo (user_id, title) VALUES (:ann, 'x')"), {"ann": ann})
+
+
+def test_deleting_a_user_still_cascades_to_their_todos(
+    db: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
+    crud.delete_user(db, ann)
+    act_as(db, ann)
+    assert titles(db) == []
+    act_as(db, bob)
+    assert titles(db) == ["b1"]
