@@ -15,8 +15,9 @@ from pydantic import SecretStr
 from sqlmodel import Session
 
 from src import crud
-from src.database.connection import check_connection, dispose_engine, session_scope
+from src.database.connection import check_connection, dispose_engine, get_engine, session_scope
 from src.database.migrations import upgrade_to_head
+from src.database.roles import row_security_applies
 from src.errors import DataLayerError
 from src.models import TodoCreate, User, UserCreate
 
@@ -69,11 +70,22 @@ def print_summary(session: Session, users: list[User]) -> None:
         )
 
 
+def row_security_status() -> str:
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        return "not available on SQLite; the operations' own user scoping is the only guard"
+    with engine.connect() as connection:
+        if row_security_applies(connection):
+            return "enforced by PostgreSQL for this role"
+    return "NOT enforced: this role is a superuser or has BYPASSRLS; connect as the app role"
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         print(f"connected: {check_connection()}")
         upgrade_to_head()
+        print(f"row security: {row_security_status()}")
         with session_scope() as session:
             users = load_demo_data(session)
             print_summary(session, users)

@@ -75,6 +75,15 @@ class PostgresServer:
                 )
             )
 
+    def exists(self, catalog: str, column: str, name: str) -> bool:
+        """Whether a database or role called `name` exists (catalogs are fixed strings)."""
+        query = sql.SQL("SELECT 1 FROM {} WHERE {} = %s").format(
+            sql.Identifier(catalog), sql.Identifier(column)
+        )
+        with self._admin.cursor() as cursor:
+            cursor.execute(query, (name,))
+            return cursor.fetchone() is not None
+
     def execute(self, statement: sql.Composable) -> None:
         with self._admin.cursor() as cursor:
             cursor.execute(statement)

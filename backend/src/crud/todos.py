@@ -4,8 +4,9 @@ Every operation starts with `ActAs(user_id)`, which names the user to
 PostgreSQL's row security for the transaction, and `_owned` is the single
 place a todo query is scoped to its owner: a todo of another user is
 indistinguishable from one that does not exist (the same `TodoNotFoundError`,
-the same message), and PostgreSQL would refuse it even if a filter were missing. The functions here are operations
-(see `steps.py`); `src.crud` and `src.crud.aio` run them on a session.
+the same message), and PostgreSQL would refuse it even if a filter were
+missing. The functions here are operations (see `steps.py`); `src.crud` and
+`src.crud.aio` run them on a session.
 """
 
 from __future__ import annotations

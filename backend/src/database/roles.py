@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from src.database.connection import dispose_engine, get_engine
 
@@ -30,14 +30,15 @@ def grant_application_role(connection: Connection, role: str) -> None:
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {name}",
     ):
         connection.exec_driver_sql(statement)
+    if inspect(connection).has_table("alembic_version"):
+        # Read-only, so the main job can confirm the schema is current without migrating it.
+        connection.exec_driver_sql(f"GRANT SELECT ON TABLE alembic_version TO {name}")
 
 
 def row_security_applies(connection: Connection) -> bool:
     """Whether this connection's role is held to the policies on `todo`."""
     exempt = connection.execute(
-        text(
-            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     ).scalar_one()
     return not exempt
 

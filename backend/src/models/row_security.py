@@ -25,7 +25,8 @@ ROW_SECURITY_DDL = (
     "ALTER TABLE todo FORCE ROW LEVEL SECURITY",
     f"CREATE POLICY todo_select_own ON todo FOR SELECT USING ({_IS_OWNER})",
     f"CREATE POLICY todo_insert_own ON todo FOR INSERT WITH CHECK ({_IS_OWNER})",
-    f"CREATE POLICY todo_update_own ON todo FOR UPDATE USING ({_IS_OWNER}) WITH CHECK ({_IS_OWNER})",
+    f"CREATE POLICY todo_update_own ON todo FOR UPDATE "
+    f"USING ({_IS_OWNER}) WITH CHECK ({_IS_OWNER})",
     f"CREATE POLICY todo_delete_own ON todo FOR DELETE USING ({_IS_OWNER})",
 )
 

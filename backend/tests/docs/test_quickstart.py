@@ -8,11 +8,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from psycopg2 import sql
+
 from tests.conftest import PostgresServer
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 QUICKSTART = REPOSITORY / "specs/001-db-schema/quickstart.md"
 DEV_DATABASE = "todo_dev"
+DEV_ROLE = "todo_app"
 
 
 def local_shell_blocks(markdown: str) -> list[str]:
@@ -54,9 +57,8 @@ def test_quickstart_has_local_blocks_for_sqlite_and_postgres() -> None:
 def test_every_local_quickstart_command_succeeds(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
-    with postgres_server._admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEV_DATABASE,))
-        existed = cursor.fetchone() is not None
+    database_existed = postgres_server.exists("pg_database", "datname", DEV_DATABASE)
+    role_existed = postgres_server.exists("pg_roles", "rolname", DEV_ROLE)
     clone = fresh_copy(tmp_path / "clone")
     script = "set -euxo pipefail\n" + "\n".join(local_shell_blocks(QUICKSTART.read_text()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_"))}
@@ -70,9 +72,14 @@ def test_every_local_quickstart_command_succeeds(
             timeout=900,
             check=False,
         )
-    finally:
-        if not existed:
+    finally:  # leave the server as it was: drop what the quickstart created
+        if not database_existed:
             postgres_server.drop_database(postgres_server.url.set(database=DEV_DATABASE))
+        if not role_existed and not database_existed:
+            postgres_server.execute(
+                sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(DEV_ROLE))
+            )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("ada@example.com") == 3  # two SQLite runs, one PostgreSQL run
+    assert result.stdout.count("ada@example.com") == 4  # SQLite twice, PostgreSQL twice
     assert "0002 (head)" in result.stdout + result.stderr
+    assert "row security: enforced by PostgreSQL for this role" in result.stdout
