@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import psycopg2
 import pytest
@@ -41,6 +42,13 @@ KNOWN_PASSWORD_HASH = (
 def settings_for(url: str | URL, **overrides: object) -> Settings:
     """Settings for tests: only what is passed, never the developer's `.env`."""
     return Settings(_env_file=None, DATABASE_URL=url, **overrides)  # type: ignore[call-arg]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test whose database is missing; under CI=true fail instead, never skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (under CI=true database tests must run)", pytrace=False)
+    pytest.skip(reason)
 
 
 def _server_url() -> URL:
@@ -106,10 +114,10 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer(url)
     except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL at {url.render_as_string()} is not answering: {exc}".strip()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (under CI=true PostgreSQL tests must run)", pytrace=False)
-        pytest.skip(f"{reason}; start it or set TEST_DATABASE_URL")
+        unavailable(
+            f"PostgreSQL at {url.render_as_string()} is not answering: {str(exc).strip()}; "
+            "start it or set TEST_DATABASE_URL"
+        )
     yield server
     server.close()
 
@@ -168,9 +176,7 @@ def neon_like() -> Iterator[NeonLikeServer]:
         server.start()
     except (OSError, RuntimeError) as exc:
         server.stop()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot start the Neon-like server: {exc}", pytrace=False)
-        pytest.skip(f"cannot start the Neon-like server (needs PostgreSQL and pgbouncer): {exc}")
+        unavailable(f"cannot start the Neon-like server (needs PostgreSQL and pgbouncer): {exc}")
     yield server
     server.stop()
 

@@ -17,7 +17,7 @@ from src import crud
 from src.database.connection import build_engine, new_session
 from src.errors import DuplicateEmailError
 from src.models import Todo, TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import KNOWN_PASSWORD_HASH, settings_for
+from tests.conftest import add_user, settings_for
 
 THREADS = 20
 T = TypeVar("T")
@@ -73,11 +73,7 @@ def test_twenty_registrations_of_one_email_yield_one_user(clean: Engine) -> None
 @pytest.fixture
 def shared_todo(clean: Engine) -> tuple[int, int]:
     with new_session(clean) as session:
-        user = User.model_validate(
-            {"email": "t@example.com", "hashed_password": KNOWN_PASSWORD_HASH}
-        )
-        session.add(user)
-        session.commit()
+        user = add_user(session, "t@example.com")
         assert user.id is not None
         todo = crud.create_todo(session, user.id, TodoCreate(title="shared"))
         assert todo.id is not None

@@ -21,8 +21,8 @@ from sqlmodel import SQLModel
 from src import crud
 from src.database.connection import build_engine, check_connection, new_session
 from src.errors import DatabaseConnectionError, PoolExhaustedError
-from src.models import Todo, TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import KNOWN_PASSWORD_HASH, act_as, settings_for
+from src.models import Todo, TodoCreate, TodoUpdate, UserCreate
+from tests.conftest import act_as, add_user, settings_for
 from tests.neon_local import PASSWORD, NeonLikeServer
 
 
@@ -53,11 +53,7 @@ def engine(request: pytest.FixtureRequest, server: NeonLikeServer) -> Iterator[E
 @pytest.fixture
 def owner(engine: Engine) -> int:
     with new_session(engine) as session:
-        user = User.model_validate(
-            {"email": "owner@example.com", "hashed_password": KNOWN_PASSWORD_HASH}
-        )
-        session.add(user)
-        session.commit()
+        user = add_user(session, "owner@example.com")
         assert user.id is not None
         return user.id
 

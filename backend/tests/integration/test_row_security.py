@@ -48,6 +48,10 @@ def two_users(db: Session) -> tuple[int, int]:
     return ann.id, bob.id
 
 
+def rows_changed(db: Session, statement: str, **parameters: object) -> int:
+    return int(db.execute(text(statement), parameters).rowcount)  # type: ignore[attr-defined]
+
+
 def titles(db: Session) -> list[str]:
     return sorted(db.execute(text("SELECT title FROM todo")).scalars())
 
@@ -126,13 +130,8 @@ def test_another_users_rows_cannot_be_changed_or_deleted(
 ) -> None:
     ann, bob = two_users
     act_as(db, ann)
-    assert (
-        db.execute(
-            text("UPDATE todo SET title = 'mine' WHERE user_id = :bob"), {"bob": bob}
-        ).rowcount
-        == 0
-    )  # type: ignore[attr-defined]
-    assert db.execute(text("DELETE FROM todo WHERE user_id = :bob"), {"bob": bob}).rowcount == 0  # type: ignore[attr-defined]
+    assert rows_changed(db, "UPDATE todo SET title = 'mine' WHERE user_id = :bob", bob=bob) == 0
+    assert rows_changed(db, "DELETE FROM todo WHERE user_id = :bob", bob=bob) == 0
     act_as(db, bob)
     assert titles(db) == ["b1"]
 
@@ -141,7 +140,7 @@ def test_with_no_user_named_nothing_can_be_written(db: Session, two_users: tuple
     ann, _ = two_users
     db.execute(text("SELECT set_config('app.current_user_id', '', true)"))
     assert titles(db) == []
-    assert db.execute(text("DELETE FROM todo")).rowcount == 0  # type: ignore[attr-defined]
+    assert rows_changed(db, "DELETE FROM todo") == 0
     with pytest.raises(ProgrammingError, match="row-level security"):
         db.execute(text("INSERT INTO todo (user_id, title) VALUES (:ann, 'x')"), {"ann": ann})
 
