@@ -141,10 +141,8 @@ def list_todos(
         after = decode_cursor(
             cursor, user_id=user_id, completed=completed, newest_first=newest_first
         )
-        key, boundary = (
-            tuple_(col(Todo.created_at), col(Todo.id)),
-            tuple_(after.created_at, after.todo_id),
-        )
+        key = tuple_(col(Todo.created_at), col(Todo.id))
+        boundary = tuple_(after.created_at, after.todo_id)
         conditions.append(key < boundary if newest_first else key > boundary)
     order = (
         (col(Todo.created_at).desc(), col(Todo.id).desc())
