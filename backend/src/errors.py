@@ -56,6 +56,23 @@ class InvalidCursorError(DataLayerError):
         self.rule = rule
 
 
+class SessionConfigurationError(DataLayerError):
+    """A todo operation was given a session that expires its objects at commit.
+
+    Reloading an expired todo runs in a new transaction, where no user is named
+    to row security, so PostgreSQL hides the row and the todo appears deleted.
+    The package's sessions (`new_session`, `get_session`, their async twins) are
+    made with `expire_on_commit=False`; the check runs on SQLite too, so code
+    tested there behaves the same on PostgreSQL.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "session: todo operations need expire_on_commit=False "
+            "(use src.database.connection.new_session or get_session)"
+        )
+
+
 class PoolExhaustedError(DataLayerError):
     """Every pooled connection stayed busy for the whole pool timeout."""
 

@@ -12,14 +12,16 @@ the `yield`, where it can be translated (an `IntegrityError` into a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Executable, func, select, true
+from sqlalchemy import Connection, Executable, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel
 
+from src.errors import SessionConfigurationError
 from src.models.row_security import CURRENT_USER_SETTING
 
 T = TypeVar("T")
@@ -41,12 +43,13 @@ class First:
     """The first ORM object `statement` returns, or None."""
 
     statement: Executable
+    parameters: Mapping[str, Any] | None = None
 
     def run(self, session: Session) -> Any:
-        return session.scalars(self.statement).first()
+        return session.scalars(self.statement, self.parameters).first()
 
     async def run_async(self, session: AsyncSession) -> Any:
-        return (await session.scalars(self.statement)).first()
+        return (await session.scalars(self.statement, self.parameters)).first()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +57,13 @@ class All:
     """Every ORM object `statement` returns."""
 
     statement: Executable
+    parameters: Mapping[str, Any] | None = None
 
     def run(self, session: Session) -> list[Any]:
-        return list(session.scalars(self.statement))
+        return list(session.scalars(self.statement, self.parameters))
 
     async def run_async(self, session: AsyncSession) -> list[Any]:
-        return list(await session.scalars(self.statement))
+        return list(await session.scalars(self.statement, self.parameters))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +71,13 @@ class Rows:
     """Every row of `statement`, as tuples."""
 
     statement: Executable
+    parameters: Mapping[str, Any] | None = None
 
     def run(self, session: Session) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in session.execute(self.statement)]
+        return [tuple(row) for row in session.execute(self.statement, self.parameters)]
 
     async def run_async(self, session: AsyncSession) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await session.execute(self.statement)]
+        return [tuple(row) for row in await session.execute(self.statement, self.parameters)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +85,15 @@ class RowCount:
     """How many rows an UPDATE or DELETE `statement` matched."""
 
     statement: Executable
+    parameters: Mapping[str, Any] | None = None
 
     def run(self, session: Session) -> int:
-        return int(session.execute(self.statement).rowcount)  # type: ignore[attr-defined]
+        result = session.execute(self.statement, self.parameters)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def run_async(self, session: AsyncSession) -> int:
-        return int((await session.execute(self.statement)).rowcount)  # type: ignore[attr-defined]
+        result = await session.execute(self.statement, self.parameters)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,27 +110,64 @@ class ExecuteMany:
         await session.execute(self.statement, self.parameters)
 
 
+_NAME_USER = text("SELECT set_config(:setting, :user_id, true)")
+_NAMED_USER = "todo.row_security_user"  # key in Session.info: (transaction, user_id)
+
+
 @dataclass(frozen=True, slots=True)
 class ActAs:
     """Name the user for PostgreSQL's row security, for the current transaction only.
 
     `set_config(..., true)` is `SET LOCAL`: it ends with the transaction, so a
-    transaction-mode pooler never hands it to another client. SQLite has no
-    row security; there this does nothing.
+    transaction-mode pooler never hands it to another client. It is sent once
+    per transaction (and savepoint) and user: the session remembers which
+    transaction it was sent in, so later operations in the same transaction
+    save the round trip. SQLite has no row security; there it sends nothing.
+    On both, a session that would expire the todos it returns is refused
+    (`SessionConfigurationError`).
     """
 
     user_id: int
 
-    def _statement(self) -> Executable:
-        return select(func.set_config(CURRENT_USER_SETTING, str(self.user_id), true()))
-
     def run(self, session: Session) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(self._statement())
+        if session.expire_on_commit:
+            raise SessionConfigurationError
+        if _needs_naming(session, self.user_id):
+            _name_user(session.connection(), self.user_id)
+            _remember(session, self.user_id)
 
     async def run_async(self, session: AsyncSession) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(self._statement())
+        if session.sync_session.expire_on_commit:
+            raise SessionConfigurationError
+        if _needs_naming(session.sync_session, self.user_id):
+            connection = await session.connection()
+            await connection.execute(_NAME_USER, _naming_parameters(self.user_id))
+            _remember(session.sync_session, self.user_id)
+
+
+def _current_transaction(session: OrmSession) -> object | None:
+    """The innermost transaction the session is in: a savepoint's rollback undoes set_config."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _needs_naming(session: OrmSession, user_id: int) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    named = session.info.get(_NAMED_USER)
+    transaction = _current_transaction(session)
+    return transaction is None or named != (transaction, user_id)
+
+
+def _name_user(connection: Connection, user_id: int) -> None:
+    connection.execute(_NAME_USER, _naming_parameters(user_id))
+
+
+def _naming_parameters(user_id: int) -> dict[str, str]:
+    return {"setting": CURRENT_USER_SETTING, "user_id": str(user_id)}
+
+
+def _remember(session: OrmSession, user_id: int) -> None:
+    session.info[_NAMED_USER] = (_current_transaction(session), user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,9 @@ from src.models.row_security import attach_row_security
 from src.models.types import BigIntegerKey
 
 TITLE_MAX_LENGTH = 255
+# What the database trims before calling a title blank: every ASCII whitespace
+# character (str.strip, which the schemas use, trims these and more).
+BLANK_CHARACTERS = " \t\n\r\f\v"
 DESCRIPTION_MAX_LENGTH = 2000
 
 Title = Annotated[
@@ -46,7 +49,7 @@ class TodoBase(SQLModel):
 
 class Todo(TodoBase, TimestampFields, table=True):
     __table_args__ = (
-        CheckConstraint("length(trim(title)) > 0", name="title_not_blank"),
+        CheckConstraint(f"length(trim(title, '{BLANK_CHARACTERS}')) > 0", name="title_not_blank"),
         CheckConstraint(f"length(title) <= {TITLE_MAX_LENGTH}", name="title_length"),
         CheckConstraint(
             f"length(description) <= {DESCRIPTION_MAX_LENGTH}", name="description_length"

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, EmailStr, SecretStr, StringConstraints
+from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
@@ -39,8 +40,22 @@ def _require_password_hash(value: str) -> str:
     return value
 
 
-def _reject_nul_secret(value: SecretStr) -> SecretStr:
-    if "\x00" in value.get_secret_value():
+def _check_password(value: SecretStr) -> SecretStr:
+    """Length in characters and no NUL; the messages never carry the password."""
+    password = value.get_secret_value()
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise PydanticCustomError(
+            "string_too_short",
+            "must be at least {min_length} characters long",
+            {"min_length": PASSWORD_MIN_LENGTH},
+        )
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise PydanticCustomError(
+            "string_too_long",
+            "must be at most {max_length} characters long",
+            {"max_length": PASSWORD_MAX_LENGTH},
+        )
+    if "\x00" in password:
         raise ValueError("must not contain NUL (\\x00) characters")
     return value
 
@@ -48,11 +63,7 @@ def _reject_nul_secret(value: SecretStr) -> SecretStr:
 Email = Annotated[
     EmailStr, AfterValidator(normalise_email), StringConstraints(max_length=EMAIL_MAX_LENGTH)
 ]
-Password = Annotated[
-    SecretStr,
-    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
-    AfterValidator(_reject_nul_secret),
-]
+Password = Annotated[SecretStr, AfterValidator(_check_password)]
 PasswordHash = Annotated[NoNulStr, AfterValidator(_require_password_hash)]
 
 

@@ -8,8 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from psycopg2 import sql
 
+from src.database.migrations import alembic_config
 from tests.conftest import PostgresServer
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -81,5 +83,6 @@ def test_every_local_quickstart_command_succeeds(
             )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("ada@example.com") == 4  # SQLite twice, PostgreSQL twice
-    assert "0002 (head)" in result.stdout + result.stderr
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"{head} (head)" in result.stdout + result.stderr
     assert "row security: enforced by PostgreSQL for this role" in result.stdout

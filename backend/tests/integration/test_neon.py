@@ -53,7 +53,9 @@ def test_operations_round_trip_and_leave_nothing_behind(neon_engine: Engine) -> 
     with neon_engine.connect() as connection:
         transaction = connection.begin()
         SQLModel.metadata.create_all(connection)
-        with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
             user = add_user(session, "neon-check@example.com")
             assert user.id is not None
             todo = crud.create_todo(session, user.id, TodoCreate(title="on Neon"))

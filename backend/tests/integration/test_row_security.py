@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
@@ -32,7 +32,9 @@ def app_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 def db(app_engine: Engine) -> Iterator[Session]:
     with app_engine.connect() as connection:
         transaction = connection.begin()
-        with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
             yield session
         transaction.rollback()
 
@@ -154,3 +156,33 @@ def test_deleting_a_user_still_cascades_to_their_todos(
     assert titles(db) == []
     act_as(db, bob)
     assert titles(db) == ["b1"]
+
+
+def test_the_user_is_named_once_per_transaction_and_again_after_it_ends(
+    app_engine: Engine, db: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    def namings() -> int:
+        return sum("set_config" in statement for statement in sent)
+
+    def visible(user_id: int) -> int:
+        return len(crud.list_todos(db, user_id).items)
+
+    db.commit()
+    event.listen(app_engine, "before_cursor_execute", record)
+    try:
+        assert (visible(ann), visible(ann), namings()) == (2, 2, 1)
+        assert (visible(bob), visible(bob), namings()) == (1, 1, 2)
+        db.commit()
+        assert (visible(bob), namings()) == (1, 3)
+        savepoint = db.begin_nested()  # a savepoint's rollback undoes set_config
+        assert (visible(ann), namings()) == (2, 4)
+        savepoint.rollback()
+        assert (visible(ann), namings()) == (2, 5)
+    finally:
+        event.remove(app_engine, "before_cursor_execute", record)

@@ -55,7 +55,13 @@ def test_user_id_and_title_are_not_null(session: Session, ann: User, missing: st
 
 
 @pytest.mark.parametrize(
-    ("title", "constraint"), [("   ", "title_not_blank"), ("x" * 256, "title_length")]
+    ("title", "constraint"),
+    [
+        ("   ", "title_not_blank"),
+        ("\t\n \r", "title_not_blank"),
+        ("\f\v", "title_not_blank"),
+        ("x" * 256, "title_length"),
+    ],
 )
 def test_raw_sql_cannot_store_a_blank_or_overlong_title(
     session: Session, ann: User, title: str, constraint: str

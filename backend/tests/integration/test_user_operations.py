@@ -163,3 +163,17 @@ def test_plain_password_never_reaches_logs_or_reprs(
     for text in (caplog.text, repr(user), repr(data), str(data), data.model_dump_json()):
         assert secret not in text
         assert user.hashed_password not in text
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("short", "at least 8 characters"),
+        ("x" * 129, "at most 128 characters"),
+        ("nul\x00 in password", "NUL"),
+    ],
+)
+def test_a_bad_password_is_refused_with_its_rule_in_characters(password: str, rule: str) -> None:
+    with pytest.raises(ValidationError, match=rule) as caught:
+        UserCreate(email="a@b.io", password=password)  # type: ignore[arg-type]
+    assert caught.value.errors()[0]["loc"] == ("password",)

@@ -1,6 +1,6 @@
 -- The PostgreSQL schema of the todo data layer, as the Alembic migrations build it.
 --
--- This file is a contract, not a migration: backend/tests/integration/test_schema_contract.py
+-- This file is a contract, not a migration: backend/tests/integration/test_migrations.py
 -- applies it to an empty database and fails if the result differs in any table, column,
 -- type, nullability, default, constraint or index from what `alembic upgrade head` builds.
 -- Change the schema with a migration, then change this file to match.
@@ -30,7 +30,7 @@ CREATE TABLE todo (
     id          BIGSERIAL NOT NULL,
     user_id     BIGINT NOT NULL,
     CONSTRAINT pk_todo PRIMARY KEY (id),
-    CONSTRAINT ck_todo_title_not_blank CHECK (length(trim(title)) > 0),
+    CONSTRAINT ck_todo_title_not_blank CHECK (length(trim(title, E' \t\n\r\f\x0B')) > 0),
     CONSTRAINT ck_todo_title_length CHECK (length(title) <= 255),
     CONSTRAINT ck_todo_description_length CHECK (length(description) <= 2000),
     CONSTRAINT fk_todo_user_id_user FOREIGN KEY (user_id) REFERENCES "user" (id) ON DELETE CASCADE

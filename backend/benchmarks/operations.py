@@ -1,0 +1,177 @@
+"""What is measured: each operation as a package call and as its raw-driver twin.
+
+Calls rotate over a sample of users (and over random todos for single-row
+operations), so no measurement is of one hot row. Inputs a caller would hold
+already (a `TodoUpdate`, the items of a bulk create, a page cursor) are built
+beforehand and not timed; everything the package does with them is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select, true
+from sqlmodel import Session, col
+
+from benchmarks.dataset import Dataset, todo_item
+from benchmarks.measure import Call
+from benchmarks.raw import RawDriver
+from src import crud
+from src.database.connection import new_session
+from src.models import Todo, TodoCreate, TodoUpdate
+
+PAGE = 50
+Kind = Literal["list", "read", "write", "bulk"]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    users: list[int]
+    cursors: list[str]  # the package's cursor after `depth` rows, per user
+    boundaries: list[tuple[Any, int]]  # the same position as raw (created_at, id)
+    targets: list[tuple[int, int]]  # (user_id, todo_id) for single-row operations
+    depth: int
+    bulk_user: int
+    bulk_items: list[TodoCreate]
+    mixed_items: list[TodoCreate]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    key: str
+    label: str
+    kind: Kind
+    package: Callable[[Session], Call]  # given the series' session, one package call
+    raw: Call
+
+
+def prepare(engine: Engine, raw: RawDriver, data: Dataset, *, sample: int, depth: int) -> Workload:
+    """Pick users and rows, and page down to `depth` with the package to get real cursors."""
+    rng = random.Random(20240501)  # noqa: S311  reproducible choice of rows, not security
+    users = data.user_ids[:sample]
+    cursors = []
+    with new_session(engine) as session:
+        for user_id in users:
+            cursor = None
+            for _ in range(depth // PAGE):
+                cursor = crud.list_todos(session, user_id, cursor=cursor).next_cursor
+            assert cursor is not None
+            cursors.append(cursor)
+    targets = []
+    for user_id in users:
+        ids = raw.todo_ids(user_id)
+        targets += [(user_id, i) for i in rng.sample(ids, min(len(ids), 1000 // len(users) + 1))]
+    rng.shuffle(targets)
+    return Workload(
+        users=users,
+        cursors=cursors,
+        boundaries=[raw.boundary(user_id, depth) for user_id in users],
+        targets=targets,
+        depth=depth,
+        bulk_user=data.bulk_user_id,
+        bulk_items=[todo_item(n, described=True) for n in range(10_000)],
+        mixed_items=[todo_item(n, described=n % 2 == 0) for n in range(10_000)],
+    )
+
+
+def offset_page(session: Session, user_id: int, offset: int, act_as: str | None) -> list[Todo]:
+    """The OFFSET contrast. The package has no offset API on purpose; this is the same ORM
+    query with `.offset()` through the same session, naming the user first as the package does."""
+    if act_as is not None:
+        session.execute(select(func.set_config(act_as, str(user_id), true())))
+    statement = (
+        select(Todo)
+        .where(col(Todo.user_id) == user_id)
+        .order_by(col(Todo.created_at).desc(), col(Todo.id).desc())
+        .offset(offset)
+        .limit(PAGE + 1)
+    )
+    return list(session.scalars(statement))
+
+
+def operations(w: Workload, raw: RawDriver) -> list[Operation]:
+    n, t = len(w.users), len(w.targets)
+    renames = [TodoUpdate(title=f"Renamed task {k}") for k in range(10)]
+
+    def user(i: int) -> int:
+        return w.users[i % n]
+
+    def row(i: int) -> tuple[int, int]:
+        return w.targets[i % t]
+
+    deep = f"{w.depth:,}"
+    return [
+        Operation(
+            "first_page",
+            "first page, 50 newest",
+            "list",
+            lambda s: lambda i: crud.list_todos(s, user(i)),
+            lambda i: raw.first_page(user(i)),
+        ),
+        Operation(
+            "filtered_page",
+            "first page, completed=False",
+            "list",
+            lambda s: lambda i: crud.list_todos(s, user(i), completed=False),
+            lambda i: raw.filtered_page(user(i)),
+        ),
+        Operation(
+            "deep_keyset_page",
+            f"page after {deep} rows, keyset cursor",
+            "list",
+            lambda s: lambda i: crud.list_todos(s, user(i), cursor=w.cursors[i % n]),
+            lambda i: raw.keyset_page(user(i), w.boundaries[i % n]),
+        ),
+        Operation(
+            "deep_offset_page",
+            f"page after {deep} rows, OFFSET (contrast, no package API)",
+            "read",
+            lambda s: lambda i: offset_page(s, user(i), w.depth, raw.act_as_setting),
+            lambda i: raw.offset_page(user(i), w.depth),
+        ),
+        Operation(
+            "count_by_status",
+            "count_todos (total/completed/open)",
+            "read",
+            lambda s: lambda i: crud.count_todos(s, user(i)),
+            lambda i: raw.count(user(i)),
+        ),
+        Operation(
+            "get_todo",
+            "get_todo by id",
+            "read",
+            lambda s: lambda i: crud.get_todo(s, *row(i)),
+            lambda i: raw.get(*row(i)),
+        ),
+        Operation(
+            "update_todo",
+            "update_todo (title) + commit",
+            "write",
+            lambda s: lambda i: crud.update_todo(s, *row(i), renames[i % 10]),
+            lambda i: raw.rename(*row(i), f"Renamed task {i % 10}"),
+        ),
+        Operation(
+            "toggle_completed",
+            "toggle_completed + commit",
+            "write",
+            lambda s: lambda i: crud.toggle_completed(s, *row(i)),
+            lambda i: raw.toggle(*row(i)),
+        ),
+        Operation(
+            "bulk_create",
+            "create_todos, 10,000 todos + commit (all with description)",
+            "bulk",
+            lambda s: lambda _: crud.create_todos(s, w.bulk_user, w.bulk_items),
+            lambda _: raw.bulk_insert(w.bulk_user, w.bulk_items),
+        ),
+        Operation(
+            "bulk_create_mixed",
+            "create_todos, 10,000 todos + commit (description on every other todo)",
+            "bulk",
+            lambda s: lambda _: crud.create_todos(s, w.bulk_user, w.mixed_items),
+            lambda _: raw.bulk_insert(w.bulk_user, w.mixed_items),
+        ),
+    ]

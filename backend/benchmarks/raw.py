@@ -1,0 +1,210 @@
+"""The floor: the SQL the package sends, through the bare driver, on the same data.
+
+Each method sends what the package's operation sends (captured with
+`before_cursor_execute`; see `plans.py`): the same columns, WHERE, ORDER BY
+and LIMIT (limit + 1 rows, as `list_todos` fetches one extra to know whether
+there is a next page), RETURNING for writes, a COMMIT after each write, and,
+when the package names the user to row security first, the same `set_config`.
+Only the Python layers in between are missing, which is what the ratio measures.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg2  # type: ignore[import-untyped]
+import psycopg2.extras  # type: ignore[import-untyped]
+from sqlalchemy.engine import URL
+
+from src.models import TodoCreate
+
+Row = tuple[Any, ...]
+
+# The package's statements as PostgreSQL receives them (psycopg2 placeholders);
+# `_for_sqlite` rewrites the few spots where SQLAlchemy renders SQLite differently.
+FIRST_PAGE = (
+    "SELECT created_at, updated_at, title, description, completed, id, user_id FROM todo"
+    " WHERE user_id = %s ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+FILTERED_PAGE = (
+    "SELECT created_at, updated_at, title, description, completed, id, user_id FROM todo"
+    " WHERE user_id = %s AND completed = false ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+KEYSET_PAGE = (
+    "SELECT created_at, updated_at, title, description, completed, id, user_id FROM todo"
+    " WHERE user_id = %s AND (created_at, id) < (%s, %s)"
+    " ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+OFFSET_PAGE = (
+    "SELECT created_at, updated_at, title, description, completed, id, user_id FROM todo"
+    " WHERE user_id = %s ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
+)
+COUNT = "SELECT completed, count(*) FROM todo WHERE user_id = %s GROUP BY completed"
+GET = (
+    "SELECT created_at, updated_at, title, description, completed, id, user_id FROM todo"
+    " WHERE user_id = %s AND id = %s"
+)
+RENAME = (
+    "UPDATE todo SET updated_at = %s, title = %s WHERE user_id = %s AND id = %s"
+    " RETURNING created_at, updated_at, title, description, completed, id, user_id"
+)
+TOGGLE = (
+    "UPDATE todo SET updated_at = %s, completed = NOT completed WHERE user_id = %s AND id = %s"
+    " RETURNING created_at, updated_at, title, description, completed, id, user_id"
+)
+INSERT_VALUES = (
+    "INSERT INTO todo (created_at, updated_at, title, description, completed, user_id) VALUES %s"
+)
+INSERT_ROW = (
+    "INSERT INTO todo (created_at, updated_at, title, description, completed, user_id)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+TODO_IDS = "SELECT id FROM todo WHERE user_id = %s"
+ACT_AS = "SELECT set_config(%s, %s, true)"  # row security's user, for this transaction
+
+
+def _for_postgres(sql: str) -> str:
+    return sql
+
+
+def _for_sqlite(sql: str) -> str:
+    """SQLite's spelling: `?`, 0 for false, and the OFFSET its compiler always adds."""
+    sql = sql.replace("= false", "= 0").replace("NOT completed", "completed = 0")
+    if sql.endswith("LIMIT %s"):
+        sql += " OFFSET 0"
+    return sql.replace("%s", "?")
+
+
+def connect(url: URL) -> Any:
+    """A bare DBAPI connection, set up the way the package's engine sets up its own."""
+    if url.get_backend_name() == "postgresql":
+        arguments = url.translate_connect_args(username="user", database="dbname")
+        return psycopg2.connect(**arguments, **dict(url.query))
+    connection = sqlite3.connect(url.database or ":memory:", timeout=30)
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+class RawDriver:
+    """The package's SQL without the package: psycopg2 on PostgreSQL, sqlite3 on SQLite."""
+
+    def __init__(self, url: URL) -> None:
+        self.postgres = url.get_backend_name() == "postgresql"
+        self.connection: Any = connect(url)
+        # Set when the package names the user to row security: once per transaction
+        # and user, as the package does (it skips a set_config already sent).
+        self.act_as_setting: str | None = None
+        self._named: int | None = None
+        sql = _for_postgres if self.postgres else _for_sqlite
+        self._first, self._filtered = sql(FIRST_PAGE), sql(FILTERED_PAGE)
+        self._keyset, self._offset = sql(KEYSET_PAGE), sql(OFFSET_PAGE)
+        self._count, self._get = sql(COUNT), sql(GET)
+        self._rename, self._toggle = sql(RENAME), sql(TOGGLE)
+        self._todo_ids = sql(TODO_IDS)
+
+    def _act_as(self, cursor: Any, user_id: int) -> None:
+        if self.act_as_setting is not None and self._named != user_id:
+            cursor.execute(ACT_AS, (self.act_as_setting, str(user_id)))
+            self._named = user_id
+
+    def _commit(self) -> None:
+        self.connection.commit()
+        self._named = None
+
+    def _rows(self, user_id: int, sql: str, *parameters: Any) -> list[Row]:
+        cursor = self.connection.cursor()
+        try:
+            self._act_as(cursor, user_id)
+            cursor.execute(sql, parameters)
+            rows: list[Row] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
+
+    def _write(self, user_id: int, sql: str, *parameters: Any) -> Row | None:
+        cursor = self.connection.cursor()
+        try:
+            self._act_as(cursor, user_id)
+            cursor.execute(sql, parameters)
+            row: Row | None = cursor.fetchone()
+        finally:
+            cursor.close()
+        self._commit()
+        return row
+
+    def _now(self) -> Any:
+        now = datetime.now(UTC)
+        return now if self.postgres else now.replace(tzinfo=None).isoformat(" ")
+
+    def first_page(self, user_id: int, limit: int = 50) -> list[Row]:
+        return self._rows(user_id, self._first, user_id, limit + 1)
+
+    def filtered_page(self, user_id: int, limit: int = 50) -> list[Row]:
+        """Open todos only (`completed=False`), as the package renders the literal."""
+        return self._rows(user_id, self._filtered, user_id, limit + 1)
+
+    def keyset_page(self, user_id: int, after: tuple[Any, int], limit: int = 50) -> list[Row]:
+        return self._rows(user_id, self._keyset, user_id, after[0], after[1], limit + 1)
+
+    def offset_page(self, user_id: int, offset: int, limit: int = 50) -> list[Row]:
+        return self._rows(user_id, self._offset, user_id, limit + 1, offset)
+
+    def count(self, user_id: int) -> list[Row]:
+        return self._rows(user_id, self._count, user_id)
+
+    def get(self, user_id: int, todo_id: int) -> Row | None:
+        cursor = self.connection.cursor()
+        try:
+            self._act_as(cursor, user_id)
+            cursor.execute(self._get, (user_id, todo_id))
+            row: Row | None = cursor.fetchone()
+            return row
+        finally:
+            cursor.close()
+
+    def rename(self, user_id: int, todo_id: int, title: str) -> Row | None:
+        return self._write(user_id, self._rename, self._now(), title, user_id, todo_id)
+
+    def toggle(self, user_id: int, todo_id: int) -> Row | None:
+        return self._write(user_id, self._toggle, self._now(), user_id, todo_id)
+
+    def bulk_insert(self, user_id: int, items: list[TodoCreate]) -> int:
+        """One multi-row INSERT per 1,000 rows (as SQLAlchemy batches them), then COMMIT."""
+        now = self._now()
+        rows = [(now, now, i.title, i.description, i.completed, user_id) for i in items]
+        cursor = self.connection.cursor()
+        try:
+            self._act_as(cursor, user_id)
+            if self.postgres:
+                psycopg2.extras.execute_values(cursor, INSERT_VALUES, rows, page_size=1000)
+            else:
+                cursor.executemany(INSERT_ROW, rows)
+        finally:
+            cursor.close()
+        self._commit()
+        return len(rows)
+
+    # Set-up queries, never timed.
+
+    def boundary(self, user_id: int, depth: int) -> tuple[Any, int]:
+        """(created_at, id) of the `depth`-th newest todo: where the page after it starts."""
+        rows = self._rows(user_id, self._offset, user_id, 1, depth - 1)
+        self.end()
+        return rows[0][0], rows[0][5]
+
+    def todo_ids(self, user_id: int) -> list[int]:
+        ids = [row[0] for row in self._rows(user_id, self._todo_ids, user_id)]
+        self.end()
+        return ids
+
+    def end(self) -> None:
+        """End the transaction a read opened (psycopg2 opens one implicitly)."""
+        self.connection.rollback()
+        self._named = None
+
+    def close(self) -> None:
+        self.connection.close()
