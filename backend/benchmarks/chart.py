@@ -45,7 +45,7 @@ def write_chart(results: list[Result], path: Path, title: str) -> None:
     axes.set_xlabel("latency per call, ms (log scale)")
     axes.set_title(title, fontsize=10)
     axes.grid(axis="x", which="both", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)

@@ -37,7 +37,7 @@ def drive(session: Session, operation: Callable[..., Any], *args: Any, **kwargs:
             parts[f"{name}: statement cache key"] += clock() - started
         if name in ("All", "First"):
             started = clock()
-            result = session.scalars(statement)
+            result = session.scalars(statement, step.parameters)
             parts[f"{name}: execute (compile cache, driver, result)"] += clock() - started
             started = clock()
             value = list(result) if name == "All" else result.first()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from pydantic import StrictBool
@@ -79,6 +80,7 @@ _ONE_TODO = _owned(col(Todo.id) == bindparam("todo_id"))
 _GET = select(Todo).where(_ONE_TODO)
 _DELETE = delete(Todo).where(_ONE_TODO)
 _COUNT = select(col(Todo.completed), func.count()).where(_owned()).group_by(col(Todo.completed))
+_CREATE_FIELDS = tuple(TodoCreate.model_fields)
 _TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]
 # A Core INSERT of validated rows: the driver batches them into multi-row
 # INSERTs. The ORM's bulk INSERT cost 20% more, and split the batch at every
@@ -125,10 +127,12 @@ def create_todos(user_id: RowId, items: list[TodoCreate]) -> Operation[int]:
     if not items:
         return 0
     now = utc_now()
-    rows = [
-        {**item.model_dump(), "user_id": user_id, "created_at": now, "updated_at": now}
-        for item in items
-    ]
+    # The validated values of TodoCreate's own fields, read as they are:
+    # model_dump would serialise each item again, a tenth of the call's time
+    # for 10,000 items (research.md, section 14).
+    read_fields = attrgetter(*_CREATE_FIELDS)
+    fixed = {"user_id": user_id, "created_at": now, "updated_at": now}
+    rows = [dict(zip(_CREATE_FIELDS, read_fields(item), strict=True), **fixed) for item in items]
     yield from _commit_for(user_id, ActAs(user_id), ExecuteMany(_INSERT_MANY, rows))
     return len(rows)
 

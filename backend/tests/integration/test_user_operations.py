@@ -172,6 +172,7 @@ def test_plain_password_never_reaches_logs_or_reprs(
         ("x" * 129, "at most 128 characters"),
         ("nul\x00 in password", "NUL"),
     ],
+    ids=["too-short", "too-long", "nul"],
 )
 def test_a_bad_password_is_refused_with_its_rule_in_characters(password: str, rule: str) -> None:
     with pytest.raises(ValidationError, match=rule) as caught:
