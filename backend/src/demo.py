@@ -82,6 +82,8 @@ def row_security_status() -> str:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The pool (logged under src.database.resilience) reports every dispose at INFO: noise here.
+    logging.getLogger("src.database.resilience").setLevel(logging.WARNING)
     try:
         print(f"connected: {check_connection()}")
         upgrade_to_head()
