@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, text
+from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel
@@ -133,7 +133,7 @@ class ActAs:
         if session.expire_on_commit:
             raise SessionConfigurationError
         if _needs_naming(session, self.user_id):
-            _name_user(session.connection(), self.user_id)
+            session.connection().execute(_NAME_USER, _naming_parameters(self.user_id))
             _remember(session, self.user_id)
 
     async def run_async(self, session: AsyncSession) -> None:
@@ -156,10 +156,6 @@ def _needs_naming(session: OrmSession, user_id: int) -> bool:
     named = session.info.get(_NAMED_USER)
     transaction = _current_transaction(session)
     return transaction is None or named != (transaction, user_id)
-
-
-def _name_user(connection: Connection, user_id: int) -> None:
-    connection.execute(_NAME_USER, _naming_parameters(user_id))
 
 
 def _naming_parameters(user_id: int) -> dict[str, str]:

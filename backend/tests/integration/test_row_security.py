@@ -18,7 +18,7 @@ from src import crud
 from src.database.connection import build_engine, new_session
 from src.database.roles import row_security_applies
 from src.models import TodoCreate
-from tests.conftest import act_as, add_user, backend_settings
+from tests.conftest import act_as, add_user, backend_settings, rolled_back_session
 
 
 @pytest.fixture(scope="module", params=["postgresql", "pgbouncer"])
@@ -30,13 +30,8 @@ def app_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 @pytest.fixture
 def db(app_engine: Engine) -> Iterator[Session]:
-    with app_engine.connect() as connection:
-        transaction = connection.begin()
-        with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as session:
-            yield session
-        transaction.rollback()
+    with rolled_back_session(app_engine) as session:
+        yield session
 
 
 @pytest.fixture
