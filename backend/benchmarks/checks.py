@@ -23,7 +23,7 @@ def check_equivalence(engine: Engine, raw: RawDriver, w: Workload) -> None:
     """The raw twin must return the same rows as the package, or the floor means nothing;
     and the deep keyset page must be the very page OFFSET finds. Each call gets a fresh
     session and transaction, as in the measurement, so no setting carries over."""
-    user, cursor, boundary, act_as = w.users[0], w.cursors[0], w.boundaries[0], raw.act_as_setting
+    user, cursor, boundary = w.users[0], w.cursors[0], w.boundaries[0]
 
     def fresh(call: Callable[[Session], Any]) -> Any:
         with new_session(engine) as session:
@@ -40,7 +40,7 @@ def check_equivalence(engine: Engine, raw: RawDriver, w: Workload) -> None:
             raw.keyset_page(user, boundary),
         ),
         "deep_offset_page": (
-            fresh(lambda s: offset_page(s, user, w.depth, act_as)[:PAGE]),
+            fresh(lambda s: offset_page(s, user, w.depth)[:PAGE]),
             raw.offset_page(user, w.depth),
         ),
     }

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select, true
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from benchmarks.dataset import Dataset, todo_item
 from benchmarks.measure import Call
 from benchmarks.raw import RawDriver
 from src import crud
+from src.crud.steps import ActAs
 from src.database.connection import new_session
 from src.models import Todo, TodoCreate, TodoUpdate
 
@@ -77,11 +78,10 @@ def prepare(engine: Engine, raw: RawDriver, data: Dataset, *, sample: int, depth
     )
 
 
-def offset_page(session: Session, user_id: int, offset: int, act_as: str | None) -> list[Todo]:
+def offset_page(session: Session, user_id: int, offset: int) -> list[Todo]:
     """The OFFSET contrast. The package has no offset API on purpose; this is the same ORM
     query with `.offset()` through the same session, naming the user first as the package does."""
-    if act_as is not None:
-        session.execute(select(func.set_config(act_as, str(user_id), true())))
+    ActAs(user_id).run(session)
     statement = (
         select(Todo)
         .where(col(Todo.user_id) == user_id)
@@ -129,7 +129,7 @@ def operations(w: Workload, raw: RawDriver) -> list[Operation]:
             "deep_offset_page",
             f"page after {deep} rows, OFFSET (contrast, no package API)",
             "read",
-            lambda s: lambda i: offset_page(s, user(i), w.depth, raw.act_as_setting),
+            lambda s: lambda i: offset_page(s, user(i), w.depth),
             lambda i: raw.offset_page(user(i), w.depth),
         ),
         Operation(

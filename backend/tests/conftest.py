@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import NoReturn
 
 import psycopg2
@@ -219,9 +218,9 @@ def engine(backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine.dispose()
 
 
-@contextmanager
-def rolled_back_session(engine: Engine) -> Iterator[Session]:
-    """A session inside a transaction that is rolled back at the end.
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test.
 
     The code under test may commit: its commits release SAVEPOINTs inside the
     outer transaction, so nothing outlives the test.
@@ -233,12 +232,6 @@ def rolled_back_session(engine: Engine) -> Iterator[Session]:
         ) as session:
             yield session
         transaction.rollback()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with rolled_back_session(engine) as session:
-        yield session
 
 
 def add_user(session: Session, email: str) -> User:

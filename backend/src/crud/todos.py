@@ -74,18 +74,19 @@ def _owned(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(col(Todo.user_id) == bindparam("owner_id"), *conditions)
 
 
+_TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]
+
 # Statements are built once, with bound parameters: building and caching a
 # statement per call was a fifth of a page's cost in the profile (research.md).
 _ONE_TODO = _owned(col(Todo.id) == bindparam("todo_id"))
 _GET = select(Todo).where(_ONE_TODO)
 _DELETE = delete(Todo).where(_ONE_TODO)
 _COUNT = select(col(Todo.completed), func.count()).where(_owned()).group_by(col(Todo.completed))
-_CREATE_FIELDS = tuple(TodoCreate.model_fields)
-_TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]
 # A Core INSERT of validated rows: the driver batches them into multi-row
 # INSERTs. The ORM's bulk INSERT cost 20% more, and split the batch at every
 # row whose description was None where the previous one had one (research.md).
 _INSERT_MANY = insert(_TODO_TABLE)
+_CREATE_FIELDS = tuple(TodoCreate.model_fields)  # what each bulk row takes from its item
 
 
 @functools.cache

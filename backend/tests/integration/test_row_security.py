@@ -15,88 +15,78 @@ from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session
 
 from src import crud
-from src.database.connection import build_engine, new_session
+from src.database.connection import new_session
 from src.database.roles import row_security_applies
 from src.models import TodoCreate
-from tests.conftest import act_as, add_user, backend_settings, rolled_back_session
+from tests.conftest import act_as, add_user
 
-
-@pytest.fixture(scope="module", params=["postgresql", "pgbouncer"])
-def app_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    engine = build_engine(backend_settings(request.param, request))
-    yield engine
-    engine.dispose()
+# The shared `engine` and `session` fixtures, on the backends that have row security.
+pytestmark = pytest.mark.parametrize("backend", ["postgresql", "pgbouncer"], indirect=True)
 
 
 @pytest.fixture
-def db(app_engine: Engine) -> Iterator[Session]:
-    with rolled_back_session(app_engine) as session:
-        yield session
-
-
-@pytest.fixture
-def two_users(db: Session) -> tuple[int, int]:
+def two_users(session: Session) -> tuple[int, int]:
     """Ann with two todos, Bob with one; returns their ids."""
-    ann, bob = add_user(db, "ann@example.com"), add_user(db, "bob@example.com")
+    ann, bob = add_user(session, "ann@example.com"), add_user(session, "bob@example.com")
     assert ann.id is not None
     assert bob.id is not None
-    crud.create_todos(db, ann.id, [TodoCreate(title="a1"), TodoCreate(title="a2")])
-    crud.create_todo(db, bob.id, TodoCreate(title="b1"))
+    crud.create_todos(session, ann.id, [TodoCreate(title="a1"), TodoCreate(title="a2")])
+    crud.create_todo(session, bob.id, TodoCreate(title="b1"))
     return ann.id, bob.id
 
 
-def rows_changed(db: Session, statement: str, **parameters: object) -> int:
-    return int(db.execute(text(statement), parameters).rowcount)  # type: ignore[attr-defined]
+def rows_changed(session: Session, statement: str, **parameters: object) -> int:
+    return int(session.execute(text(statement), parameters).rowcount)  # type: ignore[attr-defined]
 
 
-def titles(db: Session) -> list[str]:
-    return sorted(db.execute(text("SELECT title FROM todo")).scalars())
+def titles(session: Session) -> list[str]:
+    return sorted(session.execute(text("SELECT title FROM todo")).scalars())
 
 
-def test_the_application_role_is_held_to_row_security(db: Session) -> None:
-    assert row_security_applies(db.connection())
-    owner = db.execute(text("SELECT tableowner FROM pg_tables WHERE tablename = 'todo'"))
-    assert owner.scalar_one() != db.execute(text("SELECT current_user")).scalar_one()
+def test_the_application_role_is_held_to_row_security(session: Session) -> None:
+    assert row_security_applies(session.connection())
+    owner = session.execute(text("SELECT tableowner FROM pg_tables WHERE tablename = 'todo'"))
+    assert owner.scalar_one() != session.execute(text("SELECT current_user")).scalar_one()
 
 
 def test_a_raw_select_shows_only_the_named_users_rows(
-    db: Session, two_users: tuple[int, int]
+    session: Session, two_users: tuple[int, int]
 ) -> None:
     ann, bob = two_users
-    act_as(db, ann)
-    assert titles(db) == ["a1", "a2"]
-    act_as(db, bob)
-    assert titles(db) == ["b1"]
+    act_as(session, ann)
+    assert titles(session) == ["a1", "a2"]
+    act_as(session, bob)
+    assert titles(session) == ["b1"]
 
 
 @pytest.fixture
-def committed_users(app_engine: Engine) -> Iterator[tuple[int, int]]:
+def committed_users(engine: Engine) -> Iterator[tuple[int, int]]:
     """Like `two_users`, but committed, so fresh connections and transactions see it."""
-    with new_session(app_engine) as session:
+    with new_session(engine) as session:
         ann, bob = add_user(session, "ann-c@example.com"), add_user(session, "bob-c@example.com")
         assert ann.id is not None
         assert bob.id is not None
         crud.create_todos(session, ann.id, [TodoCreate(title="a1"), TodoCreate(title="a2")])
         crud.create_todo(session, bob.id, TodoCreate(title="b1"))
     yield ann.id, bob.id
-    with new_session(app_engine) as session:
+    with new_session(engine) as session:
         crud.delete_user(session, ann.id)
         crud.delete_user(session, bob.id)
 
 
 def test_a_connection_that_never_named_a_user_sees_no_row(
-    app_engine: Engine, committed_users: tuple[int, int]
+    engine: Engine, committed_users: tuple[int, int]
 ) -> None:
     del committed_users
-    with app_engine.connect() as connection:
+    with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM todo")).scalar_one() == 0
 
 
 def test_the_named_user_ends_with_the_transaction(
-    app_engine: Engine, committed_users: tuple[int, int]
+    engine: Engine, committed_users: tuple[int, int]
 ) -> None:
     ann, _ = committed_users
-    with app_engine.connect() as connection:
+    with engine.connect() as connection:
         with connection.begin():
             connection.execute(
                 text("SELECT set_config('app.current_user_id', :u, true)"), {"u": str(ann)}
@@ -107,54 +97,62 @@ def test_the_named_user_ends_with_the_transaction(
 
 
 def test_inserting_a_row_for_another_user_is_refused(
-    db: Session, two_users: tuple[int, int]
+    session: Session, two_users: tuple[int, int]
 ) -> None:
     ann, bob = two_users
-    act_as(db, ann)
+    act_as(session, ann)
     with pytest.raises(ProgrammingError, match="row-level security"):
-        db.execute(text("INSERT INTO todo (user_id, title) VALUES (:bob, 'planted')"), {"bob": bob})
+        session.execute(
+            text("INSERT INTO todo (user_id, title) VALUES (:bob, 'planted')"), {"bob": bob}
+        )
 
 
-def test_moving_a_row_to_another_user_is_refused(db: Session, two_users: tuple[int, int]) -> None:
+def test_moving_a_row_to_another_user_is_refused(
+    session: Session, two_users: tuple[int, int]
+) -> None:
     ann, bob = two_users
-    act_as(db, ann)
+    act_as(session, ann)
     with pytest.raises(ProgrammingError, match="row-level security"):
-        db.execute(text("UPDATE todo SET user_id = :bob WHERE title = 'a1'"), {"bob": bob})
+        session.execute(text("UPDATE todo SET user_id = :bob WHERE title = 'a1'"), {"bob": bob})
 
 
 def test_another_users_rows_cannot_be_changed_or_deleted(
-    db: Session, two_users: tuple[int, int]
+    session: Session, two_users: tuple[int, int]
 ) -> None:
     ann, bob = two_users
-    act_as(db, ann)
-    assert rows_changed(db, "UPDATE todo SET title = 'mine' WHERE user_id = :bob", bob=bob) == 0
-    assert rows_changed(db, "DELETE FROM todo WHERE user_id = :bob", bob=bob) == 0
-    act_as(db, bob)
-    assert titles(db) == ["b1"]
+    act_as(session, ann)
+    assert (
+        rows_changed(session, "UPDATE todo SET title = 'mine' WHERE user_id = :bob", bob=bob) == 0
+    )
+    assert rows_changed(session, "DELETE FROM todo WHERE user_id = :bob", bob=bob) == 0
+    act_as(session, bob)
+    assert titles(session) == ["b1"]
 
 
-def test_with_no_user_named_nothing_can_be_written(db: Session, two_users: tuple[int, int]) -> None:
+def test_with_no_user_named_nothing_can_be_written(
+    session: Session, two_users: tuple[int, int]
+) -> None:
     ann, _ = two_users
-    db.execute(text("SELECT set_config('app.current_user_id', '', true)"))
-    assert titles(db) == []
-    assert rows_changed(db, "DELETE FROM todo") == 0
+    session.execute(text("SELECT set_config('app.current_user_id', '', true)"))
+    assert titles(session) == []
+    assert rows_changed(session, "DELETE FROM todo") == 0
     with pytest.raises(ProgrammingError, match="row-level security"):
-        db.execute(text("INSERT INTO todo (user_id, title) VALUES (:ann, 'x')"), {"ann": ann})
+        session.execute(text("INSERT INTO todo (user_id, title) VALUES (:ann, 'x')"), {"ann": ann})
 
 
 def test_deleting_a_user_still_cascades_to_their_todos(
-    db: Session, two_users: tuple[int, int]
+    session: Session, two_users: tuple[int, int]
 ) -> None:
     ann, bob = two_users
-    crud.delete_user(db, ann)
-    act_as(db, ann)
-    assert titles(db) == []
-    act_as(db, bob)
-    assert titles(db) == ["b1"]
+    crud.delete_user(session, ann)
+    act_as(session, ann)
+    assert titles(session) == []
+    act_as(session, bob)
+    assert titles(session) == ["b1"]
 
 
 def test_the_user_is_named_once_per_transaction_and_again_after_it_ends(
-    app_engine: Engine, db: Session, two_users: tuple[int, int]
+    engine: Engine, session: Session, two_users: tuple[int, int]
 ) -> None:
     ann, bob = two_users
     sent: list[str] = []
@@ -166,18 +164,18 @@ def test_the_user_is_named_once_per_transaction_and_again_after_it_ends(
         return sum("set_config" in statement for statement in sent)
 
     def visible(user_id: int) -> int:
-        return len(crud.list_todos(db, user_id).items)
+        return len(crud.list_todos(session, user_id).items)
 
-    db.commit()
-    event.listen(app_engine, "before_cursor_execute", record)
+    session.commit()
+    event.listen(engine, "before_cursor_execute", record)
     try:
         assert (visible(ann), visible(ann), namings()) == (2, 2, 1)
         assert (visible(bob), visible(bob), namings()) == (1, 1, 2)
-        db.commit()
+        session.commit()
         assert (visible(bob), namings()) == (1, 3)
-        savepoint = db.begin_nested()  # a savepoint's rollback undoes set_config
+        savepoint = session.begin_nested()  # a savepoint's rollback undoes set_config
         assert (visible(ann), namings()) == (2, 4)
         savepoint.rollback()
         assert (visible(ann), namings()) == (2, 5)
     finally:
-        event.remove(app_engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", record)
