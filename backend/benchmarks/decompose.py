@@ -1,58 +1,51 @@
-"""Split one package call into its parts by driving the operation's steps by hand.
+"""Split one package call into its parts: the driver's own time and everything else.
 
-An operation is a generator of steps (see `src.crud.steps`); running it here,
-with a clock around each piece, attributes the time to: argument validation,
-the operation's own code (building statements, cursors, the page), each
-step's statement cache key, its execution and, for ORM steps, turning rows
-into objects. What the public call costs beyond the sum is the blocking driver.
+With a clock around the bare operation (without `@validated`) and engine
+events around each `cursor.execute`, a call's time divides into: the time
+inside the driver (sending the statement and receiving the rows), and the
+rest, which is the operation's own code, SQLAlchemy's statement compilation
+cache and result processing, and turning rows into ORM objects. Argument
+validation is measured apart by `profiling.breakdown`.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 Parts = dict[str, float]  # part name -> microseconds
 
+DRIVER = "driver: cursor.execute (send, wait, receive)"
+REST = "operation code, SQLAlchemy compile cache, result rows -> objects"
+
 
 def drive(session: Session, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Parts:
-    """One call of `operation` (an undecorated step generator), timed piece by piece."""
+    """One call of `operation` (an undecorated operation), timed piece by piece."""
     clock = time.perf_counter_ns
-    parts: defaultdict[str, int] = defaultdict(int)
-    steps = operation(*args, **kwargs)
-    started = clock()
-    step = next(steps)
-    parts["operation code (statements, cursor, page)"] += clock() - started
-    while True:
-        name = type(step).__name__
-        statement: Any = getattr(step, "statement", None)
-        if statement is not None:
-            started = clock()
-            statement._generate_cache_key()  # memoized: the execution below reuses it
-            parts[f"{name}: statement cache key"] += clock() - started
-        if name in ("All", "First"):
-            started = clock()
-            result = session.scalars(statement, step.parameters)
-            parts[f"{name}: execute (compile cache, driver, result)"] += clock() - started
-            started = clock()
-            value = list(result) if name == "All" else result.first()
-            parts[f"{name}: rows -> ORM objects"] += clock() - started
-        else:
-            started = clock()
-            value = step.run(session)
-            parts[f"{name}: run"] += clock() - started
+    in_driver = [0, 0]  # [total ns, start of the current execute]
+    engine = session.get_bind()
+
+    def before(*_: Any) -> None:
+        in_driver[1] = clock()
+
+    def after(*_: Any) -> None:
+        in_driver[0] += clock() - in_driver[1]
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
         started = clock()
-        try:
-            step = steps.send(value)
-        except StopIteration:
-            parts["operation code (statements, cursor, page)"] += clock() - started
-            return {k: v / 1000 for k, v in parts.items()}
-        parts["operation code (statements, cursor, page)"] += clock() - started
+        operation(session, *args, **kwargs)
+        total = clock() - started
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    return {DRIVER: in_driver[0] / 1000, REST: (total - in_driver[0]) / 1000}
 
 
 def median_parts(samples: list[Parts]) -> Parts:

@@ -20,9 +20,9 @@ from benchmarks.dataset import Dataset, todo_item
 from benchmarks.measure import Call
 from benchmarks.raw import RawDriver
 from src import crud
-from src.crud.steps import ActAs
 from src.database.connection import new_session
 from src.models import Todo, TodoCreate, TodoUpdate
+from src.models.row_security import act_as
 
 PAGE = 50
 Kind = Literal["list", "read", "write", "bulk"]
@@ -81,7 +81,7 @@ def prepare(engine: Engine, raw: RawDriver, data: Dataset, *, sample: int, depth
 def offset_page(session: Session, user_id: int, offset: int) -> list[Todo]:
     """The OFFSET contrast. The package has no offset API on purpose; this is the same ORM
     query with `.offset()` through the same session, naming the user first as the package does."""
-    ActAs(user_id).run(session)
+    act_as(session, user_id)
     statement = (
         select(Todo)
         .where(col(Todo.user_id) == user_id)

@@ -14,8 +14,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped]
-import psycopg2.extras  # type: ignore[import-untyped]
+import psycopg2
+import psycopg2.extras
 from sqlalchemy.engine import URL
 
 from src.models import TodoCreate
@@ -81,7 +81,8 @@ def connect(url: URL) -> Any:
     """A bare DBAPI connection, set up the way the package's engine sets up its own."""
     if url.get_backend_name() == "postgresql":
         arguments = url.translate_connect_args(username="user", database="dbname")
-        return psycopg2.connect(**arguments, **dict(url.query))
+        parameters: dict[str, Any] = {**arguments, **url.query}
+        return psycopg2.connect(**parameters)
     connection = sqlite3.connect(url.database or ":memory:", timeout=30)
     connection.execute("PRAGMA foreign_keys=ON")
     connection.execute("PRAGMA journal_mode=WAL")

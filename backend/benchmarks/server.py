@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from psycopg2 import sql  # type: ignore[import-untyped]
+from psycopg2 import sql
 from sqlalchemy.engine import URL
 
 from benchmarks.raw import connect

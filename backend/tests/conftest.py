@@ -12,22 +12,22 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg2
 import pytest
 from hypothesis import HealthCheck, settings
 from psycopg2 import sql
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import URL
 from sqlmodel import Session
 
 from src.config.settings import Settings, parse_database_url
-from src.crud.steps import ActAs
 from src.database.connection import build_engine
 from src.database.migrations import upgrade_to_head
 from src.database.roles import grant_application_role
 from src.models import Todo, User
+from src.models.row_security import act_as as name_user
 from tests.neon_local import APP_USER, NeonLikeServer
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -41,7 +41,8 @@ KNOWN_PASSWORD_HASH = (
 
 def settings_for(url: str | URL, **overrides: object) -> Settings:
     """Settings for tests: only what is passed, never the developer's `.env`."""
-    return Settings(_env_file=None, DATABASE_URL=url, **overrides)  # type: ignore[call-arg]
+    values: dict[str, Any] = {"DATABASE_URL": url, **overrides}
+    return Settings(_env_file=None, **values)
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -79,7 +80,7 @@ class PostgresServer:
         with self._admin.cursor() as cursor:
             cursor.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(url.database)
+                    sql.Identifier(str(url.database))
                 )
             )
 
@@ -252,10 +253,16 @@ def bob(session: Session) -> User:
     return add_user(session, "bob@example.com")
 
 
+def uid(user: User) -> int:
+    """The id of a committed user."""
+    assert user.id is not None
+    return user.id
+
+
 def act_as(session: Session, user_id: int | None) -> None:
     """Name the user to PostgreSQL's row security, as the operations do."""
     assert user_id is not None
-    ActAs(user_id).run(session)
+    name_user(session, user_id)
 
 
 def table_snapshot(session: Session) -> list[tuple[object, ...]]:
@@ -263,13 +270,14 @@ def table_snapshot(session: Session) -> list[tuple[object, ...]]:
 
     Row security shows each user's todos only to that user, so they are read user by user.
     """
-    users = session.execute(select(User.__table__).order_by(User.id)).all()  # type: ignore[attr-defined,arg-type]
+    user_table, todo_table = inspect(User).local_table, inspect(Todo).local_table
+    users = session.execute(select(user_table).order_by(user_table.c.id)).all()
     rows = [tuple(row) for row in users]
     for user in users:
         act_as(session, user.id)
         todos = session.execute(
-            select(Todo.__table__).where(Todo.user_id == user.id).order_by(Todo.id)
-        )  # type: ignore[attr-defined,arg-type]
+            select(todo_table).where(todo_table.c.user_id == user.id).order_by(todo_table.c.id)
+        )
         rows += [tuple(row) for row in todos]
     return rows
 

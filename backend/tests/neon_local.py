@@ -110,7 +110,9 @@ class NeonLikeServer:
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
             )
-            return int(cursor.fetchone()[0])
+            row = cursor.fetchone()
+            assert row is not None
+            return int(row[0])
 
     # --- URLs ---------------------------------------------------------------------------
     def direct_url(self, database: str = "neondb") -> URL:

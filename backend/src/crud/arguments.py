@@ -29,9 +29,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def validated(func: F) -> F:
-    """Check every argument of `func` against its annotation, reporting errors by name."""
+    """Check every argument of `func` against its annotation, reporting errors by name.
+
+    The wrapper keeps `func`'s signature (`inspect.signature` follows
+    `__wrapped__`), and a coroutine function stays one.
+    """
     checked = validate_call(config=_STRICT_ARGUMENTS)(func)
     signature = inspect.signature(func)
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def awaited_by_name(*args: Any, **kwargs: Any) -> Any:
+            return await checked(**signature.bind(*args, **kwargs).arguments)
+
+        return cast(F, awaited_by_name)
 
     @functools.wraps(func)
     def by_name(*args: Any, **kwargs: Any) -> Any:

@@ -1,18 +1,20 @@
 """Todo operations. Every one takes the caller's `user_id` and sees only that user's rows.
 
-Every operation starts with `ActAs(user_id)`, which names the user to
-PostgreSQL's row security for the transaction, and `_owned` is the single
+Every operation starts with `act_as(session, user_id)`, which names the user
+to PostgreSQL's row security for the transaction, and `_owned` is the single
 place a todo query is scoped to its owner (the bound parameter `owner_id`,
 which SQLAlchemy refuses to run a statement without). A todo of another user
 is indistinguishable from one that does not exist (the same
 `TodoNotFoundError`, the same message), and PostgreSQL would refuse it even if
-a filter were missing. The functions here are operations (see `steps.py`);
-`src.crud` and `src.crud.aio` run them on a session.
+a filter were missing. `src.crud.aio` runs these same functions on an
+`AsyncSession` through `run_sync`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -33,26 +35,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from src.crud.arguments import Cursor, PageSize, RowId, validated
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
-from src.crud.steps import (
-    ActAs,
-    Add,
-    All,
-    Commit,
-    ExecuteMany,
-    First,
-    Operation,
-    Rollback,
-    RowCount,
-    Rows,
-    Step,
-)
+from src.crud.results import rows_matched
 from src.errors import TodoNotFoundError, UserNotFoundError
 from src.models import Todo, TodoCreate, TodoUpdate
+from src.models.row_security import act_as
 from src.models.types import utc_now
 
 
@@ -74,7 +66,7 @@ def _owned(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(col(Todo.user_id) == bindparam("owner_id"), *conditions)
 
 
-_TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]
+_TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]  # SQLModel does not declare it
 
 # Statements are built once, with bound parameters: building and caching a
 # statement per call was a fifth of a page's cost in the profile (research.md).
@@ -110,17 +102,17 @@ def _page(*, filtered: bool, after_cursor: bool, newest_first: bool) -> Select[T
 
 
 @validated
-def create_todo(user_id: RowId, data: TodoCreate) -> Operation[Todo]:
+def create_todo(session: Session, user_id: RowId, data: TodoCreate) -> Todo:
     """Create a todo for `user_id`; `UserNotFoundError` if there is no such user."""
     todo = Todo.model_validate({**data.model_dump(), "user_id": user_id})
-    yield ActAs(user_id)
-    yield Add(todo)
-    yield from _commit_for(user_id)
+    with _writing_for(session, user_id):
+        act_as(session, user_id)
+        session.add(todo)
     return todo
 
 
 @validated
-def create_todos(user_id: RowId, items: list[TodoCreate]) -> Operation[int]:
+def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> int:
     """Insert many todos for one user in one statement batch: all of them or none.
 
     Each item is validated first (an error names its index); returns how many were created.
@@ -134,54 +126,57 @@ def create_todos(user_id: RowId, items: list[TodoCreate]) -> Operation[int]:
     read_fields = attrgetter(*_CREATE_FIELDS)
     fixed = {"user_id": user_id, "created_at": now, "updated_at": now}
     rows = [dict(zip(_CREATE_FIELDS, read_fields(item), strict=True), **fixed) for item in items]
-    yield from _commit_for(user_id, ActAs(user_id), ExecuteMany(_INSERT_MANY, rows))
+    with _writing_for(session, user_id):
+        act_as(session, user_id)
+        session.execute(_INSERT_MANY, rows)
     return len(rows)
 
 
 @validated
-def get_todo(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
-    yield ActAs(user_id)
-    todo = yield First(_GET, {"owner_id": user_id, "todo_id": todo_id})
+def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
+    act_as(session, user_id)
+    todo = session.scalars(_GET, {"owner_id": user_id, "todo_id": todo_id}).first()
     if todo is None:
         raise TodoNotFoundError(todo_id)
-    return todo  # type: ignore[no-any-return]
+    return todo
 
 
 @validated
-def update_todo(user_id: RowId, todo_id: RowId, data: TodoUpdate) -> Operation[Todo]:
+def update_todo(session: Session, user_id: RowId, todo_id: RowId, data: TodoUpdate) -> Todo:
     """Change only the fields `data` carries; `updated_at` moves even if nothing else did."""
-    return (yield from _update(user_id, todo_id, data.changes()))
+    return _update(session, user_id, todo_id, data.changes())
 
 
 @validated
-def set_completed(user_id: RowId, todo_id: RowId, completed: StrictBool) -> Operation[Todo]:
-    return (yield from _update(user_id, todo_id, {"completed": completed}))
+def set_completed(session: Session, user_id: RowId, todo_id: RowId, completed: StrictBool) -> Todo:
+    return _update(session, user_id, todo_id, {"completed": completed})
 
 
 @validated
-def toggle_completed(user_id: RowId, todo_id: RowId) -> Operation[Todo]:
+def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
     """Flip `completed` inside one UPDATE, so concurrent toggles never lose one."""
-    return (yield from _update(user_id, todo_id, {"completed": not_(col(Todo.completed))}))
+    return _update(session, user_id, todo_id, {"completed": not_(col(Todo.completed))})
 
 
 @validated
-def delete_todo(user_id: RowId, todo_id: RowId) -> Operation[None]:
-    yield ActAs(user_id)
-    deleted = yield RowCount(_DELETE, {"owner_id": user_id, "todo_id": todo_id})
-    if deleted == 0:  # nothing changed: no rollback, which would expire the caller's objects
+def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
+    act_as(session, user_id)
+    result = session.execute(_DELETE, {"owner_id": user_id, "todo_id": todo_id})
+    if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
         raise TodoNotFoundError(todo_id)
-    yield Commit()
+    session.commit()
 
 
 @validated
 def list_todos(
+    session: Session,
     user_id: RowId,
     *,
     completed: StrictBool | None = None,
     limit: PageSize = 50,
     cursor: Cursor | None = None,
     newest_first: StrictBool = True,
-) -> Operation[TodoPage]:
+) -> TodoPage:
     """One page of `user_id`'s todos in (created_at, id) order, and the cursor for the next.
 
     Keyset pagination: a deep page costs what the first one does. `next_cursor`
@@ -198,8 +193,8 @@ def list_todos(
     statement = _page(
         filtered=completed is not None, after_cursor=cursor is not None, newest_first=newest_first
     )
-    yield ActAs(user_id)
-    rows: list[Todo] = yield All(statement, parameters)
+    act_as(session, user_id)
+    rows = list(session.scalars(statement, parameters))
     items = rows[:limit]
     if len(rows) <= limit:
         return TodoPage(items, None)
@@ -210,39 +205,40 @@ def list_todos(
 
 
 @validated
-def count_todos(user_id: RowId) -> Operation[TodoCounts]:
-    yield ActAs(user_id)
-    rows: list[tuple[Any, ...]] = yield Rows(_COUNT, {"owner_id": user_id})
+def count_todos(session: Session, user_id: RowId) -> TodoCounts:
+    act_as(session, user_id)
+    rows = session.execute(_COUNT, {"owner_id": user_id})
     by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
     return TodoCounts(total=done + pending, completed=done, open=pending)
 
 
-def _update(user_id: int, todo_id: int, values: dict[str, Any]) -> Operation[Todo]:
+def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]) -> Todo:
     # RETURNING refreshes the caller's copy of the todo, if the session holds one;
     # no other synchronisation of the identity map is needed.
     statement = (
         update(Todo)
         .where(_ONE_TODO)
         .values(**values, updated_at=utc_now())
+        .returning(Todo)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    yield ActAs(user_id)
-    todo = yield First(statement.returning(Todo), {"owner_id": user_id, "todo_id": todo_id})
+    act_as(session, user_id)
+    todo = session.scalars(statement, {"owner_id": user_id, "todo_id": todo_id}).first()
     if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
         raise TodoNotFoundError(todo_id)
-    yield Commit()
-    return todo  # type: ignore[no-any-return]
+    session.commit()
+    return todo
 
 
-def _commit_for(user_id: int, *writes: Step) -> Operation[None]:
-    """Run `writes` and commit; a foreign-key failure means `user_id` does not exist."""
+@contextmanager
+def _writing_for(session: Session, user_id: int) -> Iterator[None]:
+    """Commit the block's writes; a foreign-key failure means `user_id` does not exist."""
     try:
-        for write in writes:  # noqa: UP028  `yield from` would send results into a tuple
-            yield write
-        yield Commit()
+        yield
+        session.commit()
     except IntegrityError as exc:
-        yield Rollback()
+        session.rollback()
         if violates(exc, "fk_todo_user_id_user"):
             raise UserNotFoundError(user_id) from None
         raise

@@ -1,6 +1,10 @@
 """Account operations: registration, lookup, authentication, deletion.
 
-Operations in the sense of `steps.py`: `src.crud` and `src.crud.aio` run them.
+Plain functions taking a `Session` first. The two that hash a password are
+also split at the hash (`register`, `lookup_for_login` / `check_login` /
+`accept_login`) so that `src.crud.aio` can run the hashing in a worker thread
+and only the SQL through `run_sync`; the blocking functions here compose the
+same parts, so both paths do exactly the same thing.
 """
 
 from __future__ import annotations
@@ -8,73 +12,91 @@ from __future__ import annotations
 from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from src.crud.arguments import EmailLookup, RowId, validated
 from src.crud.integrity import violates
-from src.crud.steps import Add, Commit, Compute, First, Operation, Rollback, RowCount
+from src.crud.results import rows_matched
 from src.errors import DuplicateEmailError, UserNotFoundError
 from src.models import User, UserCreate, normalise_email
 from src.security.passwords import burn_verification_time, hash_password, verify_password
 
 
 @validated
-def create_user(data: UserCreate) -> Operation[User]:
+def create_user(session: Session, data: UserCreate) -> User:
     """Register an account; the password is stored only as an Argon2id hash.
 
     Raises `DuplicateEmailError` if the email exists in any letter case, also
     when a concurrent request registered it first.
     """
-    password_hash = yield Compute(hash_password, (data.password,))
-    user = User.model_validate({"email": data.email, "hashed_password": password_hash})
+    return register(session, data.email, hash_password(data.password))
+
+
+def register(session: Session, email: str, password_hash: str) -> User:
+    """Store a new account whose password is already hashed (the SQL half of `create_user`)."""
+    user = User.model_validate({"email": email, "hashed_password": password_hash})
+    session.add(user)
     try:
-        yield Add(user)
-        yield Commit()
+        session.commit()
     except IntegrityError as exc:
-        yield Rollback()
+        session.rollback()
         if violates(exc, "uq_user_email"):
-            raise DuplicateEmailError(data.email) from None
+            raise DuplicateEmailError(email) from None
         raise
     return user
 
 
 @validated
-def get_user(user_id: RowId) -> Operation[User | None]:
-    return (yield First(select(User).where(col(User.id) == user_id)))  # type: ignore[no-any-return]
+def get_user(session: Session, user_id: RowId) -> User | None:
+    return session.scalars(select(User).where(col(User.id) == user_id)).first()
 
 
 @validated
-def get_user_by_email(email: EmailLookup) -> Operation[User | None]:
+def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
     """Case-insensitive: emails are stored in their normalised spelling."""
     statement = select(User).where(col(User.email) == normalise_email(email))
-    return (yield First(statement))  # type: ignore[no-any-return]
+    return session.scalars(statement).first()
 
 
 @validated
-def authenticate(email: EmailLookup, password: SecretStr) -> Operation[User | None]:
+def authenticate(session: Session, email: EmailLookup, password: SecretStr) -> User | None:
     """The user whose email and password these are, or None.
 
     An unknown email costs the same hash verification as a wrong password, so
     timing does not reveal which emails are registered. A hash made with older
     parameters is replaced after a successful check.
     """
-    user = yield from get_user_by_email(email)
+    user = get_user_by_email(session, email)
+    return accept_login(session, user, check_login(user, password))
+
+
+Verdict = tuple[bool, str | None]  # (password matches, replacement hash or None)
+
+
+def check_login(user: User | None, password: SecretStr) -> Verdict:
+    """The CPU-bound half of `authenticate`: verify, or burn the same time for no user."""
     if user is None:
-        yield Compute(burn_verification_time, (password,))
-        return None
-    valid, new_hash = yield Compute(verify_password, (password, user.hashed_password))
-    if not valid:
+        burn_verification_time(password)
+        return False, None
+    return verify_password(password, user.hashed_password)
+
+
+def accept_login(session: Session, user: User | None, verdict: Verdict) -> User | None:
+    """The user if the password matched; a fresher hash is stored first."""
+    valid, new_hash = verdict
+    if user is None or not valid:
         return None
     if new_hash is not None:
         user.hashed_password = new_hash
-        yield Commit()
+        session.commit()
     return user
 
 
 @validated
-def delete_user(user_id: RowId) -> Operation[None]:
+def delete_user(session: Session, user_id: RowId) -> None:
     """Delete the account; the database deletes its todos with it (ON DELETE CASCADE)."""
-    deleted = yield RowCount(delete(User).where(col(User.id) == user_id))
-    if deleted == 0:  # nothing changed: no rollback, which would expire the caller's objects
+    result = session.execute(delete(User).where(col(User.id) == user_id))
+    if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
         raise UserNotFoundError(user_id)
-    yield Commit()
+    session.commit()

@@ -18,7 +18,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.config.settings import Settings, get_settings
 from src.database import resilience
@@ -80,6 +81,8 @@ async def dispose_async_engine() -> None:
 
 
 def new_async_session(engine: AsyncEngine) -> AsyncSession:
+    """SQLModel's `AsyncSession` (so `await session.exec(select(...))` works), never expiring
+    its objects at commit: a reload after commit would need I/O outside the event loop."""
     return AsyncSession(engine, expire_on_commit=False)
 
 

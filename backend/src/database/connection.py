@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection
@@ -138,7 +138,7 @@ def new_session(engine: Engine | None = None) -> Session:
     return Session(engine or get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
+def get_session() -> Generator[Session, None, None]:
     """FastAPI dependency: one session per request, always closed.
 
     The caller commits; whatever it did not commit is rolled back on close.
@@ -196,3 +196,16 @@ def _server_version(connection: Connection) -> str:
     if connection.dialect.name == "postgresql":
         return str(connection.execute(text("SHOW server_version")).scalar_one())
     return str(connection.execute(text("SELECT sqlite_version()")).scalar_one())
+
+
+if TYPE_CHECKING:
+    engine: Engine  # `from src.database.connection import engine`, typed for checkers
+else:
+
+    def __getattr__(name: str) -> Any:
+        """`engine` as a lazy module attribute (PEP 562): the process-wide engine, built on
+        first access, so importing this module still opens nothing. Projects built from
+        the same plan import it this way."""
+        if name == "engine":
+            return get_engine()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,17 +1,19 @@
 """Bring a database to the newest schema revision with Alembic, and check it is there.
 
-The migrations live in `backend/migrations`; its `env.py` takes its comparison
-and rendering rules from here, so `alembic check`, autogenerate and the tests
-all judge the schema the same way.
+The migrations live in `src/migrations`, inside the package, so an installed
+wheel can migrate too; its `env.py` takes its comparison and rendering rules
+from here, so `alembic check`, autogenerate and the tests all judge the schema
+the same way.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
@@ -23,10 +25,10 @@ from src import models as _models  # noqa: F401  registers the tables
 from src.database.connection import get_engine
 from src.models.types import UTCDateTime
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
-def render_item(type_: str, obj: Any, _autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, _autogen_context: AutogenContext) -> str | Literal[False]:
     """Render the package's column types as plain SQLAlchemy types in migrations."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -136,6 +136,8 @@ def install(engine: Engine, url: URL, retry_budget_s: float) -> None:
             "was not committed (if it was committing, check whether it took effect)"
         )
 
+    # Global on purpose: SQLAlchemy logs every engine's rows on this one shared
+    # logger, so the filter must sit there; adding the same filter again is a no-op.
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(_hide_rows)
 
 
@@ -158,7 +160,7 @@ class _TypedTimeout:
 
     def connect(self) -> PoolProxiedConnection:
         try:
-            return super().connect()  # type: ignore[misc,no-any-return]
+            return super().connect()  # type: ignore[misc,no-any-return]  # mixin: super() is the pool
         except sa_exc.TimeoutError:
             pool: Any = self
             raise PoolExhaustedError(pool.size(), pool._max_overflow, pool._timeout) from None

@@ -2,9 +2,10 @@
 
 The application scopes every query to its user; these policies are the second
 line of defence. A row is visible and writable only when its `user_id` equals
-the transaction-local setting `app.current_user_id`, which the operations set
-at the start of each transaction (`SET LOCAL` semantics, so a transaction-mode
-pooler cannot carry it over to another client). With the setting absent, no
+the transaction-local setting `app.current_user_id`, which every todo
+operation sets through `act_as` at the start of each transaction (`SET LOCAL`
+semantics, so a transaction-mode pooler cannot carry it over to another
+client). With the setting absent, no
 todo is visible or writable. FORCE applies the policies to the table's owner
 too; only superusers and BYPASSRLS roles are exempt, so the application must
 connect as a plain role (see `src.database.roles`).
@@ -15,7 +16,10 @@ one. The schema tests prove both build the same thing.
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Table, event
+from sqlalchemy import DDL, Table, event, text
+from sqlalchemy.orm import Session
+
+from src.errors import SessionConfigurationError
 
 CURRENT_USER_SETTING = "app.current_user_id"
 _IS_OWNER = f"user_id = nullif(current_setting('{CURRENT_USER_SETTING}', true), '')::bigint"
@@ -34,5 +38,39 @@ ROW_SECURITY_DDL = (
 def attach_row_security(table: Table) -> None:
     """Have `create_all` add the policies after creating `table` on PostgreSQL."""
     for statement in ROW_SECURITY_DDL:
-        ddl = DDL(statement).execute_if(dialect="postgresql")  # type: ignore[no-untyped-call]
+        ddl = DDL(statement).execute_if(dialect="postgresql")  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
         event.listen(table, "after_create", ddl)
+
+
+_NAME_USER = text("SELECT set_config(:setting, :user_id, true)")
+_NAMED_USER = "todo.row_security_user"  # key in Session.info: (transaction, user_id)
+
+
+def act_as(session: Session, user_id: int) -> None:
+    """Name `user_id` to PostgreSQL's row security for the session's current transaction.
+
+    `set_config(..., true)` is `SET LOCAL`: it ends with the transaction, so a
+    transaction-mode pooler never hands it to another client. It is sent once
+    per transaction (and savepoint) and user: the session remembers in
+    `session.info` which transaction it was sent in, so later operations in the
+    same transaction save the round trip. SQLite has no row security; there it
+    sends nothing. On both, a session that would expire the todos it returns is
+    refused (`SessionConfigurationError`): the reload after commit would run in
+    a new transaction where no user is named, and the todo would look deleted.
+    """
+    if session.expire_on_commit:
+        raise SessionConfigurationError
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    transaction = _current_transaction(session)
+    if transaction is not None and session.info.get(_NAMED_USER) == (transaction, user_id):
+        return
+    session.connection().execute(
+        _NAME_USER, {"setting": CURRENT_USER_SETTING, "user_id": str(user_id)}
+    )
+    session.info[_NAMED_USER] = (_current_transaction(session), user_id)
+
+
+def _current_transaction(session: Session) -> object | None:
+    """The innermost transaction the session is in: a savepoint's rollback undoes set_config."""
+    return session.get_nested_transaction() or session.get_transaction()

@@ -64,7 +64,7 @@ class Todo(TodoBase, TimestampFields, table=True):
     )
 
 
-attach_row_security(Todo.__table__)  # type: ignore[attr-defined]
+attach_row_security(Todo.__table__)  # type: ignore[attr-defined]  # SQLModel does not declare it
 
 
 class TodoCreate(TodoBase):

@@ -114,10 +114,11 @@ async def test_bulk_create_pages_and_counts(session: AsyncSession) -> None:
         session, ann, [TodoCreate(title=f"t{i}", completed=i % 2 == 0) for i in range(25)]
     )
     assert created == 25
-    seen, cursor = [], None
+    seen: list[int] = []
+    cursor = None
     while True:
         page = await aio.list_todos(session, ann, limit=10, cursor=cursor)
-        seen += [t.id for t in page.items]
+        seen += [t.id for t in page.items if t.id is not None]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
@@ -211,3 +212,44 @@ async def test_a_session_that_expires_todos_at_commit_is_refused(session: AsyncS
     finally:
         session.sync_session.expire_on_commit = False
     assert (await aio.count_todos(session, ann)).total == 0
+
+
+async def test_package_sessions_are_sqlmodel_sessions_with_exec(
+    async_engine: AsyncEngine, backend: str
+) -> None:
+    """`await session.exec(select(...))`, which every SQLModel user writes, works."""
+    from sqlmodel import select
+    from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelAsyncSession
+
+    from src.database.async_connection import async_session_scope, new_async_session
+
+    async with new_async_session(async_engine) as session:
+        assert isinstance(session, SQLModelAsyncSession)
+        assert (await session.exec(select(User).where(User.id == -1))).first() is None
+    async with async_session_scope(async_engine) as session:
+        assert isinstance(session, SQLModelAsyncSession)
+        assert list(await session.exec(select(User).where(User.id == -1))) == []
+
+
+async def test_unknown_email_costs_one_verification_on_the_async_path_too(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown email and a wrong password each cost one Argon2 verification, in a thread."""
+    import threading
+
+    from src.security import passwords
+
+    await add_user(session, "ann@example.com")
+    verified: list[tuple[str, bool]] = []
+    hasher = passwords._password_hash.current_hasher
+    real_verify = hasher.verify
+    loop_thread = threading.get_ident()
+
+    def counting_verify(password: str | bytes, hash_: str | bytes) -> bool:
+        verified.append((str(hash_)[:31], threading.get_ident() != loop_thread))
+        return real_verify(password, hash_)
+
+    monkeypatch.setattr(hasher, "verify", counting_verify)
+    assert await aio.authenticate(session, "nobody@example.com", SecretStr("whatever pw")) is None
+    assert await aio.authenticate(session, "ann@example.com", SecretStr("wrong password")) is None
+    assert verified == [("$argon2id$v=19$m=19456,t=2,p=1$", True)] * 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from src.config import settings as settings_module
 from src.database import connection as connection_module
@@ -75,9 +75,9 @@ def test_unanswering_server_fails_within_the_connect_timeout(silent_port: int) -
 
 
 def test_postgres_engine_is_tuned_for_neon(postgres_url: object) -> None:
-    engine = build_engine(settings_for(str(postgres_url)))  # type: ignore[arg-type]
-    assert engine.pool._pre_ping  # type: ignore[attr-defined]
-    assert 0 < engine.pool._recycle < 300  # type: ignore[attr-defined]
+    engine = build_engine(settings_for(str(postgres_url)))
+    assert engine.pool._pre_ping
+    assert 0 < engine.pool._recycle < 300
     with engine.connect() as connection:
         name = connection.execute(text("SELECT current_setting('application_name')")).scalar()
         keepalives = connection.connection.dbapi_connection.get_dsn_parameters()  # type: ignore[union-attr]
@@ -165,4 +165,4 @@ def test_session_scope_commits_on_success_and_rolls_back_on_error() -> None:
     with pytest.raises(RuntimeError):
         fail_after_writing()
     with Session(get_engine()) as fresh:
-        assert list(fresh.scalars(select(User.email))) == ["ok@y.io"]
+        assert list(fresh.scalars(select(col(User.email)))) == ["ok@y.io"]

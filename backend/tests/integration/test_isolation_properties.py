@@ -195,4 +195,4 @@ class IsolationMachine(RuleBasedStateMachine):
 
 
 def test_no_user_ever_sees_or_changes_another_users_todos(session: Session) -> None:
-    run_state_machine_as_test(lambda: IsolationMachine(session))
+    run_state_machine_as_test(lambda: IsolationMachine(session))  # type: ignore[no-untyped-call]

@@ -10,13 +10,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import ProgrammingError
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from src import crud
 from src.database.connection import build_engine, check_connection, new_session
@@ -123,7 +124,7 @@ def test_connect_gives_up_when_the_budget_is_spent(
     ],
 )
 def test_login_and_missing_database_errors_are_not_retried(
-    server: NeonLikeServer, change: dict[str, str], expected: str
+    server: NeonLikeServer, change: dict[str, Any], expected: str
 ) -> None:
     engine = build_engine(
         settings_for(server.direct_url().set(**change), DB_CONNECT_RETRY_BUDGET_S=20)
@@ -169,7 +170,10 @@ def test_a_transaction_cut_off_mid_way_fails_clearly_and_writes_nothing(
 
 
 def test_operations_across_a_restart_lose_nothing_committed(
-    server: NeonLikeServer, engine: Engine, owner: int, record_property: pytest.RecordProperty
+    server: NeonLikeServer,
+    engine: Engine,
+    owner: int,
+    record_property: Callable[[str, object], None],
 ) -> None:
     operations, failed, committed = 200, 0, []
     restarter = threading.Timer(0.3, server.restart_postgres)
@@ -188,7 +192,7 @@ def test_operations_across_a_restart_lose_nothing_committed(
         restarter.join()
     with new_session(engine) as session:
         act_as(session, owner)
-        stored = set(session.scalars(select(Todo.id)))
+        stored = set(session.scalars(select(col(Todo.id))))
     record_property(
         "restart", {"operations": operations, "failed": failed, "committed": len(committed)}
     )

@@ -6,6 +6,8 @@ Row security on PostgreSQL admits a todo only for the user named by
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, text
@@ -13,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlmodel import Session
 
 from src.models import Todo, User
-from tests.conftest import act_as
+from tests.conftest import act_as, uid
 
 
 def _insert_raw(session: Session, user_id: int | None, title: str | None, **extra: object) -> None:
@@ -89,10 +91,10 @@ def test_raw_sql_cannot_store_an_overlong_description(session: Session, ann: Use
     ],
 )
 def test_orm_refuses_invalid_todos_before_any_sql(
-    session: Session, ann: User, fields: dict[str, object], field: str
+    session: Session, ann: User, fields: dict[str, Any], field: str
 ) -> None:
     act_as(session, ann.id)
-    session.add(Todo(user_id=ann.id, **fields))
+    session.add(Todo(**{"user_id": ann.id, **fields}))
     with pytest.raises(ValidationError) as caught:
         session.flush()
     assert caught.value.errors()[0]["loc"] == (field,)
@@ -101,7 +103,7 @@ def test_orm_refuses_invalid_todos_before_any_sql(
 
 
 def test_orm_stores_the_stripped_title(session: Session, ann: User) -> None:
-    todo = Todo(user_id=ann.id, title="  padded  ")
+    todo = Todo(user_id=uid(ann), title="  padded  ")
     act_as(session, ann.id)
     session.add(todo)
     session.commit()
@@ -113,7 +115,7 @@ def test_orm_stores_the_stripped_title(session: Session, ann: User) -> None:
 def test_deleting_a_user_deletes_their_todos(session: Session, ann: User, bob: User) -> None:
     for owner, titles in ((ann, ["a1", "a2"]), (bob, ["b1"])):
         act_as(session, owner.id)
-        session.add_all([Todo(user_id=owner.id, title=title) for title in titles])
+        session.add_all([Todo(user_id=uid(owner), title=title) for title in titles])
         session.commit()
     session.execute(delete(User).where(User.id == ann.id))  # type: ignore[arg-type]
     session.commit()
@@ -122,7 +124,7 @@ def test_deleting_a_user_deletes_their_todos(session: Session, ann: User, bob: U
 
 
 def test_updated_at_moves_when_a_todo_changes(session: Session, ann: User) -> None:
-    todo = Todo(user_id=ann.id, title="t")
+    todo = Todo(user_id=uid(ann), title="t")
     act_as(session, ann.id)
     session.add(todo)
     session.commit()

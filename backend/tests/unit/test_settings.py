@@ -93,7 +93,7 @@ def test_unset_url_means_the_embedded_sqlite_default_and_says_so(
 
 def test_production_refuses_to_run_without_a_database_url() -> None:
     with pytest.raises(DatabaseURLError, match=r"DATABASE_URL: is required when APP_ENV=prod"):
-        Settings(_env_file=None, APP_ENV="production")  # type: ignore[call-arg]
+        Settings(_env_file=None, APP_ENV="production")
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_pool_knobs_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
         "DB_ECHO": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert (settings.pool_size, settings.max_overflow, settings.pool_recycle_s) == (7, 3, 120)
     assert (settings.pool_timeout_s, settings.connect_timeout_s, settings.echo) == (2.5, 4, True)
 
@@ -162,7 +162,7 @@ def test_out_of_range_knob_is_refused_by_name(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError) as caught:
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     assert caught.value.errors()[0]["loc"] == (name,)
 
 
