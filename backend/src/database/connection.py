@@ -1,7 +1,8 @@
 """The engine and sessions: built once per process from `Settings`, tuned for Neon.
 
 Neon suspends an idle compute after five minutes and drops its connections, so
-pooled connections are pinged before use and recycled before that cut-off;
+pooled connections that sat idle are pinged before use (`liveness.py`) and
+recycled before that cut-off;
 `resilience.py` adds connect retries and typed errors. SQLite, the embedded
 default, needs foreign keys switched on per connection (or ON DELETE CASCADE
 silently does nothing) and explicit BEGINs so that SAVEPOINTs work.
@@ -26,7 +27,7 @@ from sqlmodel import Session, SQLModel
 
 from src import models as _models  # noqa: F401  registers the tables on the metadata
 from src.config.settings import Settings, get_settings
-from src.database import resilience
+from src.database import liveness, resilience
 from src.errors import DatabaseConnectionError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def engine_options(settings: Settings, queue_pool: type[Pool]) -> dict[str, Any]
         return pooled
     return {
         **pooled,
-        "pool_pre_ping": True,
+        # No pool_pre_ping: `liveness.install_idle_check` pings only connections that sat idle.
         "pool_recycle": settings.pool_recycle_s,
         "pool_use_lifo": True,  # idle extras age out instead of being kept warm round-robin
     }
@@ -92,6 +93,8 @@ def prepare(engine: Engine, settings: Settings) -> None:
     """Per-connection set-up and resilience hooks (for a blocking or an async engine's core)."""
     url = settings.resolved_database_url
     resilience.install(engine, url, settings.connect_retry_budget_s)
+    if url.get_backend_name() == "postgresql":
+        liveness.install_idle_check(engine, settings.pool_ping_after_idle_s)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, in_memory=is_memory_sqlite(url))
 

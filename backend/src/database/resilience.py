@@ -4,8 +4,8 @@
   connecting is retried with exponential backoff and jitter, within
   `DB_CONNECT_RETRY_BUDGET_S`. A refused login or a missing database is not
   transient and fails at once.
-- A suspend or restart drops open connections: a pooled one is replaced by
-  `pool_pre_ping` before use; one lost in the middle of a transaction raises
+- A suspend or restart drops open connections: a pooled one that sat idle is
+  pinged and replaced before use (`liveness.py`); one lost in the middle of a transaction raises
   `DatabaseConnectionError` (the server rolls the transaction back).
 - When every pooled connection stays busy past `DB_POOL_TIMEOUT_S`, the pool
   raises `PoolExhaustedError` instead of SQLAlchemy's generic timeout.
