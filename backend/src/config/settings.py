@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     application_name: str = Field(
         default="todo-data-layer", alias="DB_APPLICATION_NAME", max_length=63
     )
-    pool_size: PositiveInt = Field(default=5, alias="DB_POOL_SIZE", le=100)
-    max_overflow: int = Field(default=5, alias="DB_MAX_OVERFLOW", ge=0, le=100)
+    pool_size: PositiveInt = Field(default=20, alias="DB_POOL_SIZE", le=100)
+    max_overflow: int = Field(default=0, alias="DB_MAX_OVERFLOW", ge=0, le=100)
     pool_recycle_s: PositiveInt = Field(default=240, alias="DB_POOL_RECYCLE_S", lt=300)
     pool_timeout_s: float = Field(default=10.0, alias="DB_POOL_TIMEOUT_S", gt=0, le=300)
     pool_ping_after_idle_s: float = Field(
