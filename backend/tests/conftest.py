@@ -205,7 +205,7 @@ def backend_settings(backend: str, request: pytest.FixtureRequest, **overrides: 
     if backend == "postgresql":
         return settings_for(request.getfixturevalue("postgres_app_url"), **overrides)
     url = request.getfixturevalue("neon_like_app_url")
-    return settings_for(url, DB_TRANSACTION_POOLER=True, **overrides)
+    return settings_for(url, **overrides)
 
 
 @pytest.fixture(scope="session")

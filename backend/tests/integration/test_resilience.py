@@ -40,9 +40,7 @@ def server() -> Iterator[NeonLikeServer]:
 @pytest.fixture(params=["direct", "pooler"])
 def engine(request: pytest.FixtureRequest, server: NeonLikeServer) -> Iterator[Engine]:
     url = server.direct_url() if request.param == "direct" else server.pooler_url()
-    engine = build_engine(
-        settings_for(url, DB_TRANSACTION_POOLER=request.param == "pooler", DB_CONNECT_TIMEOUT_S=2)
-    )
+    engine = build_engine(settings_for(url, DB_CONNECT_TIMEOUT_S=2))
     yield engine
     engine.dispose()
     with new_session(build_engine(settings_for(server.direct_url()))) as session:
@@ -218,9 +216,7 @@ def test_no_secret_reaches_logs_or_errors_even_with_echo_and_debug(
     server: NeonLikeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     plain_password = "plain-password-9d2c"
-    engine = build_engine(
-        settings_for(server.pooler_url(), DB_ECHO=True, DB_TRANSACTION_POOLER=True)
-    )
+    engine = build_engine(settings_for(server.pooler_url(), DB_ECHO=True))
     texts: list[str] = []
     with caplog.at_level(logging.DEBUG):
         with new_session(engine) as session:
