@@ -54,6 +54,7 @@ _TRANSIENT_MESSAGES = (
     "failed to connect to the compute node",  # the same, older proxies
     "failed to acquire permit to connect to the database",  # Neon: connection storm
     "too many clients already",
+    "too many connections for",  # a role's or database's CONNECTION LIMIT (also 53300)
     "remaining connection slots are reserved",
     "connection refused",
     "timeout expired",
