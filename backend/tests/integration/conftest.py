@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlmodel import SQLModel
 
 from src.database.connection import build_engine
@@ -42,3 +44,19 @@ def server(stack: tuple[NeonLikeServer, NeonProxy]) -> NeonLikeServer:
 def proxy(stack: tuple[NeonLikeServer, NeonProxy]) -> Iterator[NeonProxy]:
     yield stack[1]
     stack[1].reset()
+
+
+@pytest.fixture(params=["direct", "pooler"])
+def endpoint_url(request: pytest.FixtureRequest, server: NeonLikeServer, proxy: NeonProxy) -> URL:
+    """The database owner's URL by endpoint host name: the compute, or its `-pooler`."""
+    return proxy.url(server.direct_url(), pooler=request.param == "pooler")
+
+
+@pytest.fixture
+def clean_users(server: NeonLikeServer) -> Iterator[None]:
+    """Delete every user (and so every todo) the test left behind."""
+    yield
+    cleaner = build_engine(settings_for(server.direct_url()))
+    with cleaner.begin() as connection:
+        connection.execute(text('DELETE FROM "user"'))
+    cleaner.dispose()

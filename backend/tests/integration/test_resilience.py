@@ -31,11 +31,6 @@ from tests.neon_local import PASSWORD, NeonLikeServer
 from tests.neon_proxy import COULD_NOT_CONNECT, NO_PERMIT, NeonProxy
 
 
-@pytest.fixture(params=["direct", "pooler"])
-def endpoint_url(request: pytest.FixtureRequest, server: NeonLikeServer, proxy: NeonProxy) -> URL:
-    return proxy.url(server.direct_url(), pooler=request.param == "pooler")
-
-
 @pytest.fixture
 def engine(server: NeonLikeServer, endpoint_url: URL) -> Iterator[Engine]:
     engine = build_engine(settings_for(endpoint_url, DB_CONNECT_TIMEOUT_S=2))
