@@ -59,7 +59,7 @@ def test_the_request_dependency_closes_quietly_after_the_backend_died(
     del engine
     dependency = get_session()
     session = next(dependency)
-    session.execute(SELECT_1)  # a transaction is open on a checked-out connection
+    session.connection().execute(SELECT_1)  # a transaction is open on the server
     assert server.terminate_backends() >= 1
     with caplog.at_level(logging.WARNING):
         assert next(dependency, "closed") == "closed"  # what FastAPI does after the response
@@ -75,7 +75,7 @@ async def test_the_async_request_dependency_closes_quietly_after_the_backend_die
     del async_engine
     dependency = get_async_session()
     session = await anext(dependency)
-    await session.execute(SELECT_1)
+    await (await session.connection()).execute(SELECT_1)  # a transaction is open
     assert server.terminate_backends() >= 1
     with caplog.at_level(logging.WARNING):
         assert await anext(dependency, "closed") == "closed"
@@ -91,7 +91,7 @@ def test_a_scope_keeps_its_own_error_when_the_rollback_cannot_reach_the_server(
         pytest.raises(LookupError, match="the block's own"),
         session_scope(engine) as session,
     ):
-        session.execute(SELECT_1)
+        session.connection().execute(SELECT_1)  # a transaction is open on the server
         server.terminate_backends()
         raise LookupError("the block's own error")
     assert len(closing_warnings(caplog)) == 1
@@ -102,7 +102,7 @@ async def test_an_async_scope_keeps_its_own_error_when_the_rollback_cannot_reach
 ) -> None:
     with caplog.at_level(logging.WARNING), pytest.raises(LookupError, match="the block's own"):  # noqa: PT012
         async with async_session_scope(async_engine) as session:
-            await session.execute(SELECT_1)
+            await (await session.connection()).execute(SELECT_1)  # a transaction is open
             server.terminate_backends()
             raise LookupError("the block's own error")
     assert len(closing_warnings(caplog)) == 1
@@ -115,7 +115,7 @@ def test_a_commit_that_cannot_reach_the_server_still_raises(
         pytest.raises(DatabaseConnectionError, match="lost the connection"),
         session_scope(engine) as session,
     ):
-        session.execute(SELECT_1)
+        session.connection().execute(SELECT_1)  # a transaction is open on the server
         server.terminate_backends()
 
 
@@ -124,5 +124,5 @@ async def test_an_async_commit_that_cannot_reach_the_server_still_raises(
 ) -> None:
     with pytest.raises(DatabaseConnectionError, match="lost the connection"):  # noqa: PT012
         async with async_session_scope(async_engine) as session:
-            await session.execute(SELECT_1)
+            await (await session.connection()).execute(SELECT_1)  # a transaction is open
             server.terminate_backends()
