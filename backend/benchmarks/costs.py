@@ -56,7 +56,10 @@ def micro_costs(session: Session, raw: RawDriver, user: int, calls: int) -> list
     cur = raw.connection.cursor()
     cur.execute(ACT_AS, (setting, str(user)))  # the raw transaction sees the same rows
     rows: list[tuple[str, Callable[[int], object]]] = [
-        ("inspect.Signature.bind of the arguments (in @validated)", lambda _: signature.bind(user)),
+        (
+            "inspect.Signature.bind of the arguments (in @validated)",
+            lambda _: signature.bind(session, user),
+        ),
         ("encode_cursor (JSON + BLAKE2b + base64)", lambda _: encode_cursor(position)),
         (
             "decode_cursor",

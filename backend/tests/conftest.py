@@ -135,10 +135,14 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[URL]:
 @pytest.fixture(scope="session")
 def postgres_app_url(postgres_server: PostgresServer, postgres_url: URL) -> Iterator[URL]:
     """The test database as a least-privilege role, so row security applies."""
-    role = f"todo_app_{uuid.uuid4().hex[:8]}"
-    postgres_server.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    role, password = f"todo_app_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    postgres_server.execute(  # a password too, for servers that check one (a Neon branch)
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)
+        )
+    )
     grant(postgres_url, role)
-    yield postgres_url.set(username=role)
+    yield postgres_url.set(username=role, password=password)
     postgres_server.drop_role(postgres_url, role)
 
 
@@ -206,7 +210,7 @@ def backend_settings(backend: str, request: pytest.FixtureRequest, **overrides: 
     if backend == "postgresql":
         return settings_for(request.getfixturevalue("postgres_app_url"), **overrides)
     url = request.getfixturevalue("neon_like_app_url")
-    return settings_for(url, DB_TRANSACTION_POOLER=True, **overrides)
+    return settings_for(url, **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from contextlib import closing, suppress
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import psycopg2
 from sqlalchemy.engine import URL
+
+from tests.neon_proxy import NeonProxy
 
 PASSWORD = "neon-like-secret-7f3a"
 USER = "neon_app"  # owns the database and its tables: runs migrations
@@ -114,6 +117,20 @@ class NeonLikeServer:
             assert row is not None
             return int(row[0])
 
+    @property
+    def certificate(self) -> Path:
+        """The server's self-signed certificate: a client's `sslrootcert` for verify-full."""
+        return self.root / "server.crt"
+
+    @property
+    def key(self) -> Path:
+        return self.root / "server.key"
+
+    def admin_sql(self, statement: str) -> None:
+        """Run one statement as the superuser (a fixed string from a test)."""
+        with closing(self.admin()) as connection, connection.cursor() as cursor:
+            cursor.execute(statement)
+
     # --- URLs ---------------------------------------------------------------------------
     def direct_url(self, database: str = "neondb") -> URL:
         return URL.create(
@@ -147,6 +164,8 @@ class NeonLikeServer:
             "2",
             "-subj",
             "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,DNS:*.neon.localtest,IP:127.0.0.1",
             "-keyout",
             str(self.root / "server.key"),
             "-out",
@@ -216,3 +235,19 @@ class NeonLikeServer:
                     return
             time.sleep(0.05)
         raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+@contextmanager
+def neon_stack() -> Iterator[tuple[NeonLikeServer, NeonProxy]]:
+    """The cluster, its pooler and Neon's proxy in front; all stopped on every way out."""
+    server = NeonLikeServer()
+    proxy: NeonProxy | None = None
+    try:
+        server.start()
+        proxy = NeonProxy(server.certificate, server.key, server.port, server.pooler_port)
+        proxy.start()
+        yield server, proxy
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        server.stop()

@@ -2,7 +2,8 @@
 
 `DATABASE_URL` is normalised here so the rest of the package sees exactly one
 shape per backend: `postgresql+psycopg2://` (never the bare `postgresql://`,
-which SQLAlchemy 2.1 maps to psycopg 3) or `sqlite://`. Every error message is
+which SQLAlchemy 2.1 maps to psycopg 3) or `sqlite://`; the asyncio engine
+swaps in psycopg 3 itself, so both paths read the URL with libpq's rules. Every error message is
 built from the parsed URL with its password masked, and URL errors are raised
 as `DatabaseURLError`, which pydantic passes through instead of wrapping it
 together with the raw input.
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_SQLITE_URL = "sqlite:///todo.db"
 NEON_HOST_SUFFIX = ".neon.tech"
 
-_POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2"}
+_POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _INSECURE_SSLMODES = {"disable", "allow", "prefer"}
 
@@ -51,7 +52,7 @@ def parse_database_url(raw: str) -> URL:
     if driver not in _POSTGRES_DRIVERS:
         raise DatabaseURLError(
             f"unsupported scheme {url.drivername!r}; use postgresql://, postgres://, "
-            "postgresql+psycopg2:// or sqlite://"
+            "postgresql+psycopg2://, postgresql+psycopg:// or sqlite://"
         )
     if not url.host:
         raise DatabaseURLError("a PostgreSQL URL must name a host")
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
     application_name: str = Field(
         default="todo-data-layer", alias="DB_APPLICATION_NAME", max_length=63
     )
-    pool_size: PositiveInt = Field(default=20, alias="DB_POOL_SIZE", le=100)
+    # 0: no pool at all (NullPool), each session opens and closes its own connection.
+    pool_size: int = Field(default=20, alias="DB_POOL_SIZE", ge=0, le=100)
     max_overflow: int = Field(default=0, alias="DB_MAX_OVERFLOW", ge=0, le=100)
     pool_recycle_s: PositiveInt = Field(default=240, alias="DB_POOL_RECYCLE_S", lt=300)
     pool_timeout_s: float = Field(default=10.0, alias="DB_POOL_TIMEOUT_S", gt=0, le=300)
@@ -110,7 +112,6 @@ class Settings(BaseSettings):
     connect_retry_budget_s: float = Field(
         default=15.0, alias="DB_CONNECT_RETRY_BUDGET_S", ge=0, le=300
     )
-    transaction_pooler: bool | None = Field(default=None, alias="DB_TRANSACTION_POOLER")
     echo: bool = Field(default=False, alias="DB_ECHO")
 
     @field_serializer("database_url")
@@ -136,11 +137,9 @@ class Settings(BaseSettings):
         return self.resolved_database_url.get_backend_name() == "postgresql"
 
     @property
-    def behind_transaction_pooler(self) -> bool:
-        """`DB_TRANSACTION_POOLER`, or else whether the host is a Neon `-pooler` endpoint."""
-        if self.transaction_pooler is not None:
-            return self.transaction_pooler
-        return "-pooler." in (self.resolved_database_url.host or "")
+    def pooled(self) -> bool:
+        """Whether connections are kept between sessions (`DB_POOL_SIZE` above 0)."""
+        return self.pool_size > 0
 
 
 @lru_cache(maxsize=1)

@@ -1,18 +1,21 @@
 """The asyncio engine and `AsyncSession`s, from the same `Settings` as the blocking ones.
 
-PostgreSQL goes through asyncpg, SQLite through aiosqlite. asyncpg does not
-read libpq URL parameters, so Neon's `sslmode` becomes asyncpg's `ssl`
-argument and `channel_binding` (which asyncpg cannot do) is dropped. Behind a
-transaction-mode pooler (Neon's `-pooler` endpoint, PgBouncer) asyncpg's
-prepared-statement caches are turned off and statement names made unique, as
-SQLAlchemy's documentation prescribes; a cached statement would otherwise be
-looked for on a server connection that never saw it.
+PostgreSQL goes through psycopg 3 (`postgresql+psycopg`), SQLite through
+aiosqlite. psycopg 3 is libpq, like psycopg2 on the blocking path, so every
+URL and query parameter means the same on both paths: `sslmode=verify-full`
+with `sslrootcert` verifies the certificate, `channel_binding=require` binds
+SCRAM to the TLS channel, `options`, `connect_timeout`, `application_name`
+and `sslnegotiation` reach libpq as written, and an unknown one is refused
+the same way. Server-side prepared statements are turned off
+(`prepare_threshold=None`), so the engine works behind any transaction-mode
+pooler (Neon's `-pooler` endpoint, PgBouncer) with no setting: a prepared
+statement would be looked for on a server connection that never saw it.
+research.md, section 15, records the measurements behind the choice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,7 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.config.settings import Settings, get_settings
 from src.database import resilience
-from src.database.connection import engine_options, prepare
+from src.database.closing import aclose_quietly, arollback_quietly
+from src.database.connection import engine_options, libpq_connect_args, prepare
 
 _async_engine: AsyncEngine | None = None
 _async_engine_lock = asyncio.Lock()
@@ -34,24 +38,8 @@ def async_url(settings: Settings) -> tuple[URL, dict[str, Any]]:
     url = settings.resolved_database_url
     if url.get_backend_name() == "sqlite":
         return url.set(drivername="sqlite+aiosqlite"), {"timeout": 30, "check_same_thread": False}
-    query: dict[str, Any] = dict(url.query)
-    sslmode = query.pop("sslmode", None)
-    query.pop("channel_binding", None)
-    connect_args: dict[str, Any] = {
-        "timeout": settings.connect_timeout_s,
-        "server_settings": {"application_name": settings.application_name},
-    }
-    if sslmode is not None:
-        connect_args["ssl"] = sslmode
-    if settings.behind_transaction_pooler:
-        query["prepared_statement_cache_size"] = "0"
-        connect_args["statement_cache_size"] = 0
-        connect_args["prepared_statement_name_func"] = _unique_statement_name
-    return url.set(drivername="postgresql+asyncpg", query=query), connect_args
-
-
-def _unique_statement_name() -> str:
-    return f"__asyncpg_{uuid.uuid4()}__"
+    connect_args = {**libpq_connect_args(settings), "prepare_threshold": None}
+    return url.set(drivername="postgresql+psycopg"), connect_args
 
 
 def build_async_engine(settings: Settings) -> AsyncEngine:
@@ -87,18 +75,26 @@ def new_async_session(engine: AsyncEngine) -> AsyncSession:
 
 
 async def get_async_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency for `async def` endpoints: one session per request, always closed."""
-    async with new_async_session(await get_async_engine()) as session:
+    """FastAPI dependency for `async def` endpoints: one session per request, always closed.
+
+    Closing never raises because the connection is gone (see `closing.py`).
+    """
+    session = new_async_session(await get_async_engine())
+    try:
         yield session
+    finally:
+        await aclose_quietly(session)
 
 
 @asynccontextmanager
 async def async_session_scope(engine: AsyncEngine | None = None) -> AsyncIterator[AsyncSession]:
-    """Commit when the block succeeds, roll back when it raises."""
-    async with new_async_session(engine or await get_async_engine()) as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    """Commit when the block succeeds, roll back when it raises (never masking its error)."""
+    session = new_async_session(engine or await get_async_engine())
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await arollback_quietly(session)
+        raise
+    finally:
+        await aclose_quietly(session)

@@ -6,7 +6,10 @@ recycled before that cut-off;
 `resilience.py` adds connect retries and typed errors. SQLite, the embedded
 default, needs foreign keys switched on per connection (or ON DELETE CASCADE
 silently does nothing) and explicit BEGINs so that SAVEPOINTs work.
-`async_connection.py` builds the asyncio twin from the same options.
+`async_connection.py` builds the asyncio twin from the same options; both
+PostgreSQL drivers are libpq (psycopg2 here, psycopg 3 there), so a URL and
+its query parameters mean the same on both paths. `DB_POOL_SIZE=0` keeps no
+connection between sessions (NullPool), for serverless hosts.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import ConnectionPoolEntry, Pool, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool, StaticPool
 from sqlmodel import Session, SQLModel
 
 from src import models as _models  # noqa: F401  registers the tables on the metadata
 from src.config.settings import Settings, get_settings
 from src.database import liveness, resilience
+from src.database.closing import close_quietly, rollback_quietly
 from src.errors import DatabaseConnectionError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,8 @@ def engine_options(settings: Settings, queue_pool: type[Pool]) -> dict[str, Any]
     if is_memory_sqlite(url):
         # One shared connection keeps the in-memory database alive across sessions.
         return {**common, "poolclass": StaticPool}
+    if not settings.pooled:  # serverless: a connection per session, none held in between
+        return {**common, "poolclass": NullPool, "pool_pre_ping": False}
     pooled = {
         **common,
         "poolclass": queue_pool,
@@ -74,14 +80,7 @@ def build_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     options = engine_options(settings, resilience.GuardedQueuePool)
     if url.get_backend_name() == "postgresql":
-        options["connect_args"] = {
-            "connect_timeout": settings.connect_timeout_s,
-            "application_name": settings.application_name,
-            "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
-        }
+        options["connect_args"] = libpq_connect_args(settings)
     else:  # SQLite: wait for a writer instead of failing; share the in-memory connection
         options["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **options)
@@ -89,9 +88,27 @@ def build_engine(settings: Settings) -> Engine:
     return engine
 
 
+def libpq_connect_args(settings: Settings) -> dict[str, Any]:
+    """libpq connection parameters the package adds, for psycopg2 and psycopg 3 alike.
+
+    A parameter the URL already names (`connect_timeout`, `application_name`,
+    ...) is left to the URL: what a user pastes is what they get.
+    """
+    defaults: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout_s,
+        "application_name": settings.application_name,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+    given = settings.resolved_database_url.query
+    return {name: value for name, value in defaults.items() if name not in given}
+
+
 def prepare(engine: Engine, settings: Settings) -> None:
     """Per-connection set-up and resilience hooks (for a blocking or an async engine's core)."""
-    url = settings.resolved_database_url
+    url = engine.url  # the driver actually used, so messages name it
     resilience.install(engine, url, settings.connect_retry_budget_s)
     if url.get_backend_name() == "postgresql":
         liveness.install_idle_check(engine, settings.pool_ping_after_idle_s)
@@ -145,21 +162,30 @@ def get_session() -> Generator[Session, None, None]:
     """FastAPI dependency: one session per request, always closed.
 
     The caller commits; whatever it did not commit is rolled back on close.
+    Closing never raises because the connection is gone (see `closing.py`).
     """
-    with new_session() as session:
+    session = new_session()
+    try:
         yield session
+    finally:
+        close_quietly(session)
 
 
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """For scripts and jobs: commit when the block succeeds, roll back when it raises."""
-    with new_session(engine) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """For scripts and jobs: commit when the block succeeds, roll back when it raises.
+
+    A failed commit raises; a failed rollback or close (connection gone) does not.
+    """
+    session = new_session(engine)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        rollback_quietly(session)
+        raise
+    finally:
+        close_quietly(session)
 
 
 def create_db_and_tables(engine: Engine | None = None) -> None:

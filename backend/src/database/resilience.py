@@ -1,12 +1,15 @@
 """What Neon does to connections, handled once for every engine the package builds.
 
-- A suspended compute refuses or stalls new connections while it wakes:
-  connecting is retried with exponential backoff and jitter, within
-  `DB_CONNECT_RETRY_BUDGET_S`. A refused login or a missing database is not
-  transient and fails at once.
+- A suspended compute refuses or stalls new connections while it wakes, and
+  Neon's proxy says so in its own words ("Couldn't connect to compute node",
+  "Failed to acquire permit ..."); PostgreSQL says "not now" with SQLSTATE
+  53300 or 57P03. Connecting is retried with exponential backoff and jitter,
+  within `DB_CONNECT_RETRY_BUDGET_S`. A refused login or a missing database is
+  not transient and fails at once. The same rules serve psycopg2 and psycopg 3.
 - A suspend or restart drops open connections: a pooled one that sat idle is
-  pinged and replaced before use (`liveness.py`); one lost in the middle of a transaction raises
-  `DatabaseConnectionError` (the server rolls the transaction back).
+  pinged and replaced before use (`liveness.py`); one lost in the middle of a
+  transaction raises `DatabaseConnectionError` (the server rolls the
+  transaction back).
 - When every pooled connection stays busy past `DB_POOL_TIMEOUT_S`, the pool
   raises `PoolExhaustedError` instead of SQLAlchemy's generic timeout.
 - SQL parameters are never logged (`hide_parameters`), and neither are result
@@ -40,8 +43,20 @@ logger = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
 
-# What a connection attempt says while a server is starting, stopping or unreachable.
+# SQLSTATEs that mean "not now": too many connections (53300), starting up (57P03),
+# shutting down (57P01, 57P02), or the connection could not be set up (08001, 08006).
+_TRANSIENT_STATES = frozenset({"53300", "57P03", "57P01", "57P02", "08001", "08006"})
+# Classes that never heal by waiting: bad login (28) and a missing database (3D).
+_PERMANENT_CLASSES = ("28", "3D")
+# What a connection attempt says while a server is starting, stopping or unreachable,
+# for errors that carry no SQLSTATE (libpq's own) or a generic one (Neon's proxy: XX000).
 _TRANSIENT_MESSAGES = (
+    "couldn't connect to compute node",  # Neon's proxy while the compute wakes
+    "failed to connect to the compute node",  # the same, older proxies
+    "failed to acquire permit to connect to the database",  # Neon: connection storm
+    "too many clients already",
+    "too many connections for",  # a role's or database's CONNECTION LIMIT (also 53300)
+    "remaining connection slots are reserved",
     "connection refused",
     "timeout expired",
     "timed out",
@@ -50,6 +65,7 @@ _TRANSIENT_MESSAGES = (
     "the database system is starting up",
     "the database system is shutting down",
     "the database system is in recovery mode",
+    "terminating connection due to administrator command",
     "connection reset",
     "could not receive data",
     "no connection to the server",
@@ -69,12 +85,19 @@ def reason_of(exc: BaseException, url: URL) -> str:
     return text.replace(str(url.password), "***") if url.password else text
 
 
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE a driver attached: psycopg 3 `sqlstate`, psycopg2 `pgcode`."""
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Whether a failed connection attempt is worth repeating."""
-    name = type(exc).__name__
-    if name in {"CannotConnectNowError", "TooManyConnectionsError"}:  # asyncpg's wake-up errors
+    """Whether a failed connection attempt is worth repeating: the SQLSTATE when the
+    server sent one that decides it, else the message, else the exception's type."""
+    state = sqlstate_of(exc)
+    if state in _TRANSIENT_STATES:
         return True
-    if name in {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+    if state is not None and state.startswith(_PERMANENT_CLASSES):
         return False
     message = str(exc).lower()
     if any(fragment in message for fragment in _TRANSIENT_MESSAGES):

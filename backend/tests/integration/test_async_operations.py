@@ -1,7 +1,7 @@
 """The asyncio operations: the same rules as the blocking ones, on every backend.
 
-SQLite through aiosqlite, PostgreSQL through asyncpg, and asyncpg through
-PgBouncer in transaction mode over TLS (prepared-statement caches off).
+SQLite through aiosqlite, PostgreSQL through psycopg 3, and psycopg 3 through
+PgBouncer in transaction mode over TLS with no pooler setting at all.
 """
 
 from __future__ import annotations
@@ -143,8 +143,8 @@ async def test_many_statements_in_a_row_work_behind_the_pooler(session: AsyncSes
         assert (await aio.count_todos(session, ann)).total == i + 1
 
 
-async def test_asyncpg_uses_tls_through_the_pooler(neon_like: NeonLikeServer) -> None:
-    engine = build_async_engine(settings_for(neon_like.pooler_url(), DB_TRANSACTION_POOLER=True))
+async def test_async_path_uses_tls_through_the_pooler(neon_like: NeonLikeServer) -> None:
+    engine = build_async_engine(settings_for(neon_like.pooler_url()))
     try:
         async with engine.connect() as connection:
             query = text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
@@ -153,26 +153,21 @@ async def test_asyncpg_uses_tls_through_the_pooler(neon_like: NeonLikeServer) ->
         await engine.dispose()
 
 
-def test_neon_url_parameters_are_translated_for_asyncpg() -> None:
-    settings = settings_for(
-        "postgresql://u:pw@ep-x-pooler.us-east-2.aws.neon.tech/db?sslmode=require&channel_binding=require"
-    )
-    url, connect_args = async_url(settings)
-    assert url.drivername == "postgresql+asyncpg"
-    assert dict(url.query) == {"prepared_statement_cache_size": "0"}
-    assert connect_args["ssl"] == "require"
-    assert connect_args["statement_cache_size"] == 0
-    assert (
-        connect_args["prepared_statement_name_func"]()
-        != connect_args["prepared_statement_name_func"]()
-    )
-
-
-def test_direct_neon_url_keeps_statement_caching() -> None:
-    url, connect_args = async_url(settings_for("postgresql://u:pw@ep-x.aws.neon.tech/db"))
-    assert "prepared_statement_cache_size" not in url.query
-    assert "statement_cache_size" not in connect_args
-    assert connect_args["ssl"] == "require"
+def test_async_engine_reads_the_url_as_libpq_does() -> None:
+    """Every query parameter reaches libpq untouched; nothing depends on the host name."""
+    query = "sslmode=require&channel_binding=require&options=endpoint%3Dep-x&connect_timeout=3"
+    for host in ("ep-x-pooler.us-east-2.aws.neon.tech", "ep-x.us-east-2.aws.neon.tech", "db"):
+        url, connect_args = async_url(settings_for(f"postgresql://u:pw@{host}/db?{query}"))
+        assert url.drivername == "postgresql+psycopg"
+        assert dict(url.query) == {
+            "sslmode": "require",
+            "channel_binding": "require",
+            "options": "endpoint=ep-x",
+            "connect_timeout": "3",
+        }
+        assert connect_args["prepare_threshold"] is None  # safe behind any pooler
+        assert "connect_timeout" not in connect_args  # the URL's own value wins
+        assert connect_args["application_name"] == "todo-data-layer"
 
 
 async def test_async_engine_retries_then_fails_with_a_typed_error() -> None:

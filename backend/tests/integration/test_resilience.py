@@ -1,7 +1,11 @@
-"""What Neon does to connections, reproduced on a TLS-only cluster behind PgBouncer.
+"""What Neon does to connections, on the blocking path, through a stand-in of Neon's proxy.
 
-A compute that is waking up refuses connections; a suspend or restart drops
-them. These tests run on a cluster of their own, since they stop and restart it.
+A compute that is waking up makes Neon's proxy answer `Couldn't connect to
+compute node`; a connection storm makes it refuse permits; a suspend or
+restart drops connections. Every test connects as an application would: by
+endpoint host name through the proxy (`tests/neon_proxy.py`), which routes
+`-pooler` endpoints to PgBouncer in transaction mode and the others straight to
+PostgreSQL. `test_resilience_async.py` holds the asyncio twins.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import ProgrammingError
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
 from src import crud
 from src.database.connection import build_engine, check_connection, new_session
@@ -26,30 +31,19 @@ from src.errors import DatabaseConnectionError, PoolExhaustedError
 from src.models import Todo, TodoCreate, TodoUpdate, UserCreate
 from tests.conftest import act_as, add_user, settings_for
 from tests.neon_local import PASSWORD, NeonLikeServer
+from tests.neon_proxy import COULD_NOT_CONNECT, NO_PERMIT, NeonProxy
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NeonLikeServer]:
-    server = NeonLikeServer()
-    server.start()
-    engine = build_engine(settings_for(server.direct_url()))
-    SQLModel.metadata.create_all(engine)
-    engine.dispose()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["direct", "pooler"])
-def engine(request: pytest.FixtureRequest, server: NeonLikeServer) -> Iterator[Engine]:
-    url = server.direct_url() if request.param == "direct" else server.pooler_url()
-    engine = build_engine(
-        settings_for(url, DB_TRANSACTION_POOLER=request.param == "pooler", DB_CONNECT_TIMEOUT_S=2)
-    )
+@pytest.fixture
+def engine(server: NeonLikeServer, endpoint_url: URL) -> Iterator[Engine]:
+    engine = build_engine(settings_for(endpoint_url, DB_CONNECT_TIMEOUT_S=2))
     yield engine
     engine.dispose()
-    with new_session(build_engine(settings_for(server.direct_url()))) as session:
+    cleaner = build_engine(settings_for(server.direct_url()))
+    with new_session(cleaner) as session:
         session.execute(text('DELETE FROM "user"'))
         session.commit()
+    cleaner.dispose()
 
 
 @pytest.fixture
@@ -66,25 +60,68 @@ def todo_count(engine: Engine, owner: int) -> int:
         return session.scalar(select(func.count()).select_from(Todo)) or 0
 
 
-def test_tls_is_required_and_used(server: NeonLikeServer, engine: Engine) -> None:
+def test_tls_is_required_and_used(endpoint_url: URL, engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.execute(
             text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         ).scalar()
     plaintext = build_engine(
-        settings_for(
-            server.direct_url().update_query_dict({"sslmode": "disable"}),
-            DB_CONNECT_RETRY_BUDGET_S=5,
-        )
+        settings_for(endpoint_url.update_query_dict({"sslmode": "disable"}), **BUDGET_5_S)
     )
     started = time.monotonic()
-    with pytest.raises(DatabaseConnectionError, match=r"no encryption.*\(not retried\)"):
+    with pytest.raises(DatabaseConnectionError, match=r"insecure.*\(not retried\)"):
         check_connection(plaintext)
     assert time.monotonic() - started < 2
 
 
-def test_connect_retries_until_a_late_server_is_up(server: NeonLikeServer) -> None:
-    engine = build_engine(settings_for(server.direct_url(), DB_CONNECT_RETRY_BUDGET_S=20))
+BUDGET_5_S = {"DB_CONNECT_RETRY_BUDGET_S": 5}
+
+
+@pytest.mark.parametrize("refusal", ["suspended", "no permit"])
+def test_neons_not_now_answers_are_retried_until_the_compute_answers(
+    proxy: NeonProxy, endpoint_url: URL, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = build_engine(settings_for(endpoint_url, DB_CONNECT_RETRY_BUDGET_S=10))
+    if refusal == "suspended":
+        proxy.suspend(wake_after_s=1.0)
+    else:
+        proxy.refuse_permits(3)
+    started = time.monotonic()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert check_connection(engine).backend == "postgresql"
+    finally:
+        engine.dispose()
+    expected = COULD_NOT_CONNECT if refusal == "suspended" else NO_PERMIT
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries
+    assert all(expected in message for message in retries)
+    if refusal == "suspended":
+        assert time.monotonic() - started >= 1.0
+    assert PASSWORD not in caplog.text
+
+
+def test_a_compute_that_never_wakes_fails_within_the_budget(
+    proxy: NeonProxy, endpoint_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = build_engine(settings_for(endpoint_url, DB_CONNECT_RETRY_BUDGET_S=1.5))
+    proxy.suspend(wake_after_s=600)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING), pytest.raises(DatabaseConnectionError) as caught:
+        check_connection(engine)
+    elapsed = time.monotonic() - started
+    assert 0.5 < elapsed < 1.5 + 2  # never sleeps past the budget
+    assert re.search(r"after \d+ attempt\(s\).*Couldn't connect to compute node", str(caught.value))
+    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) >= 3
+    assert PASSWORD not in str(caught.value) + caplog.text
+
+
+def test_connect_retries_until_a_restarted_compute_is_up(
+    server: NeonLikeServer, proxy: NeonProxy
+) -> None:
+    engine = build_engine(
+        settings_for(proxy.url(server.direct_url()), DB_CONNECT_RETRY_BUDGET_S=20)
+    )
     server.stop_postgres()
     starter = threading.Timer(1.5, server.start_postgres)
     starter.start()
@@ -98,38 +135,35 @@ def test_connect_retries_until_a_late_server_is_up(server: NeonLikeServer) -> No
     assert time.monotonic() - started >= 1.4
 
 
-def test_connect_gives_up_when_the_budget_is_spent(
-    server: NeonLikeServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    engine = build_engine(settings_for(server.direct_url(), DB_CONNECT_RETRY_BUDGET_S=1.5))
-    server.stop_postgres()
+def test_a_full_connection_limit_is_waited_out(server: NeonLikeServer, proxy: NeonProxy) -> None:
+    """PostgreSQL's own "not now": SQLSTATE 53300 (here a role's CONNECTION LIMIT)."""
+    url = proxy.url(server.direct_url())
+    user = url.username
+    engine = build_engine(settings_for(url, DB_CONNECT_RETRY_BUDGET_S=10))
+    limit = threading.Timer(1.0, server.admin_sql, [f"ALTER ROLE {user} CONNECTION LIMIT -1"])
+    server.admin_sql(f"ALTER ROLE {user} CONNECTION LIMIT 0")
+    limit.start()
     started = time.monotonic()
     try:
-        with caplog.at_level(logging.WARNING), pytest.raises(DatabaseConnectionError) as caught:
-            check_connection(engine)
+        assert check_connection(engine).backend == "postgresql"
     finally:
-        server.start_postgres()
-    elapsed = time.monotonic() - started
-    assert 0.5 < elapsed < 1.5 + 2  # never sleeps past the budget
-    assert "attempt(s)" in str(caught.value)
-    assert "refused" in str(caught.value).lower()
-    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) >= 3
-    assert PASSWORD not in str(caught.value) + caplog.text
+        limit.join()
+        server.admin_sql(f"ALTER ROLE {user} CONNECTION LIMIT -1")
+        engine.dispose()
+    assert time.monotonic() - started >= 0.9
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"password": "wrong-password"}, "password authentication failed"),
+        ({"password": "wrong-password"}, "(password|SASL) authentication failed"),  # PG | PgBouncer
         ({"database": "no_such_database"}, "does not exist"),
     ],
 )
 def test_login_and_missing_database_errors_are_not_retried(
-    server: NeonLikeServer, change: dict[str, Any], expected: str
+    endpoint_url: URL, change: dict[str, Any], expected: str
 ) -> None:
-    engine = build_engine(
-        settings_for(server.direct_url().set(**change), DB_CONNECT_RETRY_BUDGET_S=20)
-    )
+    engine = build_engine(settings_for(endpoint_url.set(**change), DB_CONNECT_RETRY_BUDGET_S=20))
     started = time.monotonic()
     with pytest.raises(DatabaseConnectionError, match=rf"{expected}.*\(not retried\)") as caught:
         check_connection(engine)
@@ -206,9 +240,9 @@ def test_operations_across_a_restart_lose_nothing_committed(
     assert failed <= 3
 
 
-def test_a_busy_pool_raises_a_typed_error_instead_of_hanging(server: NeonLikeServer) -> None:
+def test_a_busy_pool_raises_a_typed_error_instead_of_hanging(endpoint_url: URL) -> None:
     engine = build_engine(
-        settings_for(server.direct_url(), DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT_S=0.5)
+        settings_for(endpoint_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT_S=0.5)
     )
     try:
         with engine.connect():
@@ -221,12 +255,10 @@ def test_a_busy_pool_raises_a_typed_error_instead_of_hanging(server: NeonLikeSer
 
 
 def test_no_secret_reaches_logs_or_errors_even_with_echo_and_debug(
-    server: NeonLikeServer, caplog: pytest.LogCaptureFixture
+    server: NeonLikeServer, proxy: NeonProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     plain_password = "plain-password-9d2c"
-    engine = build_engine(
-        settings_for(server.pooler_url(), DB_ECHO=True, DB_TRANSACTION_POOLER=True)
-    )
+    engine = build_engine(settings_for(proxy.url(server.direct_url(), pooler=True), DB_ECHO=True))
     texts: list[str] = []
     with caplog.at_level(logging.DEBUG):
         with new_session(engine) as session:
@@ -246,7 +278,7 @@ def test_no_secret_reaches_logs_or_errors_even_with_echo_and_debug(
                 )
             texts.append(str(duplicate.value))
         bad = build_engine(
-            settings_for(server.direct_url().set(password="x" + PASSWORD), DB_ECHO=True)
+            settings_for(proxy.url(server.direct_url()).set(password="x" + PASSWORD), DB_ECHO=True)
         )
         with pytest.raises(DatabaseConnectionError) as refused:
             check_connection(bad)

@@ -149,7 +149,7 @@ def test_pool_knobs_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("DB_POOL_SIZE", "0"),
+        ("DB_POOL_SIZE", "-1"),
         ("DB_POOL_SIZE", "many"),
         ("DB_MAX_OVERFLOW", "-1"),
         ("DB_POOL_RECYCLE_S", "300"),  # Neon drops idle connections at 5 minutes
