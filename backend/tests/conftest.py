@@ -168,15 +168,23 @@ def fresh_postgres(postgres_server: PostgresServer) -> Iterator[Callable[[], URL
         postgres_server.drop_database(url)
 
 
-@pytest.fixture(scope="session")
-def neon_like() -> Iterator[NeonLikeServer]:
-    """Neon's shape on this machine: TLS-only PostgreSQL behind PgBouncer (transaction mode)."""
+def started_neon_like() -> NeonLikeServer:
+    """A running Neon-like server, or a skip (a failure under CI=true) that says what is missing.
+
+    A start that fails has already removed whatever it started.
+    """
     server = NeonLikeServer()
     try:
         server.start()
-    except (OSError, RuntimeError) as exc:
-        server.stop()
-        unavailable(f"cannot start the Neon-like server (needs PostgreSQL and pgbouncer): {exc}")
+    except (OSError, RuntimeError, psycopg2.Error) as exc:
+        unavailable(f"cannot start the Neon-like server (TLS PostgreSQL behind PgBouncer): {exc}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def neon_like() -> Iterator[NeonLikeServer]:
+    """Neon's shape on this machine: TLS-only PostgreSQL behind PgBouncer (transaction mode)."""
+    server = started_neon_like()
     yield server
     server.stop()
 

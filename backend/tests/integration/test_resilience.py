@@ -22,19 +22,20 @@ from src import crud
 from src.database.connection import build_engine, check_connection, new_session
 from src.errors import DatabaseConnectionError, PoolExhaustedError
 from src.models import Todo, TodoCreate, TodoUpdate, UserCreate
-from tests.conftest import act_as, add_user, settings_for
+from tests.conftest import act_as, add_user, settings_for, started_neon_like
 from tests.neon_local import PASSWORD, NeonLikeServer
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[NeonLikeServer]:
-    server = NeonLikeServer()
-    server.start()
-    engine = build_engine(settings_for(server.direct_url()))
-    SQLModel.metadata.create_all(engine)
-    engine.dispose()
-    yield server
-    server.stop()
+    server = started_neon_like()
+    try:
+        engine = build_engine(settings_for(server.direct_url()))
+        SQLModel.metadata.create_all(engine)
+        engine.dispose()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=["direct", "pooler"])
