@@ -15,7 +15,7 @@ run() {
   "$@"
 }
 
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have() { command -v "$1" >/dev/null 2>&1; }
 
 missing=()
 have pgbouncer || missing+=(pgbouncer)
