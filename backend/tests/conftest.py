@@ -168,12 +168,12 @@ def fresh_postgres(postgres_server: PostgresServer) -> Iterator[Callable[[], URL
         postgres_server.drop_database(url)
 
 
-def started_neon_like() -> NeonLikeServer:
+def started_neon_like(**options: int) -> NeonLikeServer:
     """A running Neon-like server, or a skip (a failure under CI=true) that says what is missing.
 
     A start that fails has already removed whatever it started.
     """
-    server = NeonLikeServer()
+    server = NeonLikeServer(**options)
     try:
         server.start()
     except (OSError, RuntimeError, psycopg2.Error) as exc:

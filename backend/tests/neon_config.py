@@ -28,7 +28,8 @@ def postgresql_conf(root: Path, port: int) -> str:
     )
 
 
-def pgbouncer_ini(root: Path, port: int, pooler_port: int) -> str:
+def pgbouncer_ini(root: Path, port: int, pooler_port: int, server_login_retry_s: int) -> str:
+    """After a failed server login PgBouncer refuses clients for `server_login_retry` seconds."""
     return (
         "[databases]\n"
         f"* = host=127.0.0.1 port={port}\n"
@@ -40,7 +41,7 @@ def pgbouncer_ini(root: Path, port: int, pooler_port: int) -> str:
         f"client_tls_sslmode = require\nclient_tls_key_file = {root}/server.key\n"
         f"client_tls_cert_file = {root}/server.crt\nserver_tls_sslmode = require\n"
         f"logfile = {root}/pgbouncer.log\npidfile = {root}/pgbouncer.pid\n"
-        "server_check_delay = 0\n"
+        f"server_check_delay = 0\nserver_login_retry = {server_login_retry_s}\n"
     )
 
 

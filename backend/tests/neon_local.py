@@ -40,7 +40,9 @@ def free_port() -> int:
 class NeonLikeServer:
     """Start with `start()`, stop with `stop()`; `direct_url` and `pooler_url` connect."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_login_retry_s: int = 15) -> None:
+        """`server_login_retry_s`: PgBouncer's wait after a failed server login (its default)."""
+        self.server_login_retry_s = server_login_retry_s
         self.root = Path(tempfile.mkdtemp(prefix="neon-like-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -190,7 +192,7 @@ class NeonLikeServer:
     def _configure_pgbouncer(self) -> None:
         (self.root / "userlist.txt").write_text(userlist({USER: PASSWORD, APP_USER: PASSWORD}))
         (self.root / "pgbouncer.ini").write_text(
-            pgbouncer_ini(self.root, self.port, self.pooler_port)
+            pgbouncer_ini(self.root, self.port, self.pooler_port, self.server_login_retry_s)
         )
         if self._as_postgres:
             for name in ("userlist.txt", "pgbouncer.ini", "server.key", "server.crt"):

@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import unavailable
 from tests.neon_local import NeonLikeServer
 from tests.programs import MissingProgramError, find_program
+from tests.uvicorn_server import UvicornServer
 
 BACKEND = Path(__file__).resolve().parents[2]
 POOLER_TESTS = [
@@ -127,3 +128,14 @@ def test_without_pgbouncer_the_pooler_tests_fail_under_ci(tmp_path: Path) -> Non
     assert "skipped" not in output.splitlines()[-1]
     assert "pgbouncer is not installed" in output
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_uvicorn_that_never_answers_is_stopped_with_its_workers(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "EXAMPLE_TOKEN_SECRET"}
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'todo.db'}"
+    server = UvicornServer("examples.sync_app:app", environment, workers=2)  # no token secret
+    server.ready_timeout_s = 3
+    with pytest.raises(RuntimeError, match=r"uvicorn (did not answer|exited)"):
+        server.start()
+    assert not server.process_group_alive()
+    assert not server.root.exists()
