@@ -173,15 +173,23 @@ def fresh_postgres(postgres_server: PostgresServer) -> Iterator[Callable[[], URL
         postgres_server.drop_database(url)
 
 
+def started_neon_like(**options: int) -> NeonLikeServer:
+    """A running Neon-like server, or a skip (a failure under CI=true) that says what is missing.
+
+    A start that fails has already removed whatever it started.
+    """
+    server = NeonLikeServer(**options)
+    try:
+        server.start()
+    except (OSError, RuntimeError, psycopg2.Error) as exc:
+        unavailable(f"cannot start the Neon-like server (TLS PostgreSQL behind PgBouncer): {exc}")
+    return server
+
+
 @pytest.fixture(scope="session")
 def neon_like() -> Iterator[NeonLikeServer]:
     """Neon's shape on this machine: TLS-only PostgreSQL behind PgBouncer (transaction mode)."""
-    server = NeonLikeServer()
-    try:
-        server.start()
-    except (OSError, RuntimeError) as exc:
-        server.stop()
-        unavailable(f"cannot start the Neon-like server (needs PostgreSQL and pgbouncer): {exc}")
+    server = started_neon_like()
     yield server
     server.stop()
 

@@ -10,7 +10,6 @@ self-signed certificate, `hostssl` only) and a PgBouncer in front of it.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import signal
@@ -25,7 +24,9 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy.engine import URL
 
+from tests.neon_config import PG_HBA, pgbouncer_ini, postgresql_conf, userlist
 from tests.neon_proxy import NeonProxy
+from tests.programs import find_program
 
 PASSWORD = "neon-like-secret-7f3a"
 USER = "neon_app"  # owns the database and its tables: runs migrations
@@ -38,27 +39,46 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or name]
-    return found[-1]
-
-
 class NeonLikeServer:
     """Start with `start()`, stop with `stop()`; `direct_url` and `pooler_url` connect."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_login_retry_s: int = 15) -> None:
+        """`server_login_retry_s`: PgBouncer's wait after a failed server login (its default)."""
+        self.server_login_retry_s = server_login_retry_s
         self.root = Path(tempfile.mkdtemp(prefix="neon-like-"))
         self.data = self.root / "data"
         self.port = free_port()
         self.pooler_port = free_port()
-        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self._as_postgres: list[str] = []
+        self._programs: dict[str, str] = {}
+        self.ready_timeout_s = 15.0
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
+        """Start both servers; on any failure, remove whatever was started, then raise.
+
+        `MissingProgramError` (before anything starts) names a program that is not installed.
+        """
+        try:
+            self._find_programs()
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _find_programs(self) -> None:
+        needed = ["initdb", "pg_ctl", "pgbouncer", "openssl"]
+        if os.geteuid() == 0:  # initdb, pg_ctl and pgbouncer refuse to run as root
+            needed.append("runuser")
+        self._programs = {name: find_program(name) for name in needed}
+        if os.geteuid() == 0:
+            self._as_postgres = [self._programs["runuser"], "-u", "postgres", "--"]
+
+    def _start(self) -> None:
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(
-            _bin("initdb"),
+            self._programs["initdb"],
             "-D",
             str(self.data),
             "-U",
@@ -74,20 +94,24 @@ class NeonLikeServer:
         self.start_postgres()
         self._create_role_and_database()
         self._configure_pgbouncer()
-        self._run("pgbouncer", "-d", str(self.root / "pgbouncer.ini"))
-        self._wait_for(self.pooler_port)
+        self._run(self._programs["pgbouncer"], "-d", str(self.root / "pgbouncer.ini"))
+        self._wait_for_pooler()
 
     def stop(self) -> None:
-        pid_file = self.root / "pgbouncer.pid"
-        if pid_file.exists():
-            with suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-        self.stop_postgres()
+        """Stop PgBouncer and PostgreSQL if they run, and remove the directory; never raises."""
+        with suppress(ProcessLookupError, ValueError, OSError):
+            pid = int((self.root / "pgbouncer.pid").read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        with suppress(OSError, RuntimeError, KeyError, subprocess.SubprocessError):
+            self.stop_postgres()
+        with suppress(ProcessLookupError, ValueError, OSError):  # if pg_ctl could not stop it
+            pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+            os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def start_postgres(self) -> None:
         self._run(
-            _bin("pg_ctl"),
+            self._programs["pg_ctl"],
             "-D",
             str(self.data),
             "-l",
@@ -100,7 +124,8 @@ class NeonLikeServer:
 
     def stop_postgres(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+            pg_ctl = self._programs["pg_ctl"]
+            self._run(pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
     def restart_postgres(self) -> None:
         self.stop_postgres("immediate")
@@ -154,7 +179,7 @@ class NeonLikeServer:
     # --- set-up -------------------------------------------------------------------------
     def _make_certificate(self) -> None:
         self._run(
-            "openssl",
+            self._programs["openssl"],
             "req",
             "-x509",
             "-newkey",
@@ -175,19 +200,8 @@ class NeonLikeServer:
 
     def _configure_postgres(self) -> None:
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(
-                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{self.root}'\nssl = on\n"
-                f"ssl_cert_file = '{self.root}/server.crt'\n"
-                f"ssl_key_file = '{self.root}/server.key'\n"
-                "password_encryption = 'scram-sha-256'\nmax_connections = 60\n"
-                "fsync = off\nfull_page_writes = off\n"
-            )
-        (self.data / "pg_hba.conf").write_text(
-            "local all postgres trust\n"
-            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
-            "hostnossl all all 0.0.0.0/0 reject\n"
-        )
+            conf.write(postgresql_conf(self.root, self.port))
+        (self.data / "pg_hba.conf").write_text(PG_HBA)
 
     def _create_role_and_database(self) -> None:
         with closing(self.admin()) as connection, connection.cursor() as cursor:
@@ -196,21 +210,9 @@ class NeonLikeServer:
             cursor.execute(f"CREATE DATABASE neondb OWNER {USER}")
 
     def _configure_pgbouncer(self) -> None:
-        (self.root / "userlist.txt").write_text(
-            f'"{USER}" "{PASSWORD}"\n"{APP_USER}" "{PASSWORD}"\n'
-        )
+        (self.root / "userlist.txt").write_text(userlist({USER: PASSWORD, APP_USER: PASSWORD}))
         (self.root / "pgbouncer.ini").write_text(
-            "[databases]\n"
-            f"* = host=127.0.0.1 port={self.port}\n"
-            "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {self.pooler_port}\n"
-            f"unix_socket_dir = {self.root}\n"
-            f"auth_type = scram-sha-256\nauth_file = {self.root}/userlist.txt\n"
-            "pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = 20\n"
-            f"client_tls_sslmode = require\nclient_tls_key_file = {self.root}/server.key\n"
-            f"client_tls_cert_file = {self.root}/server.crt\nserver_tls_sslmode = require\n"
-            f"logfile = {self.root}/pgbouncer.log\npidfile = {self.root}/pgbouncer.pid\n"
-            "server_check_delay = 0\n"
+            pgbouncer_ini(self.root, self.port, self.pooler_port, self.server_login_retry_s)
         )
         if self._as_postgres:
             for name in ("userlist.txt", "pgbouncer.ini", "server.key", "server.crt"):
@@ -227,14 +229,23 @@ class NeonLikeServer:
         if check and result.returncode != 0:
             raise RuntimeError(f"{command[0]} failed: {result.stderr or result.stdout}")
 
-    def _wait_for(self, port: int, timeout_s: float = 15) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
+    def _wait_for_pooler(self) -> None:
+        """Until PgBouncer answers a query; it starts even when it cannot take its port."""
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            try:
+                dsn = self.pooler_url().render_as_string(hide_password=False)
+                with closing(psycopg2.connect(dsn, connect_timeout=2)) as connection:
+                    connection.cursor().execute("SELECT 1")
                     return
-            time.sleep(0.05)
-        raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+            except psycopg2.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    log = (self.root / "pgbouncer.log").read_text(errors="replace")[-600:]
+                    raise RuntimeError(
+                        f"PgBouncer does not answer on 127.0.0.1:{self.pooler_port} after "
+                        f"{self.ready_timeout_s} s: {exc}; its log ends: {log}"
+                    ) from None
+            time.sleep(0.1)
 
 
 @contextmanager

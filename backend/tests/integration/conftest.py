@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 
+import psycopg2
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -25,8 +26,9 @@ def stack() -> Iterator[tuple[NeonLikeServer, NeonProxy]]:
     with ExitStack() as exits:
         try:
             server, proxy = exits.enter_context(neon_stack())
-        except (OSError, RuntimeError) as exc:
-            unavailable(f"cannot start the Neon stand-in (needs PostgreSQL and pgbouncer): {exc}")
+        except (OSError, RuntimeError, psycopg2.Error) as exc:
+            # A missing program says which package to install (tests/programs.py).
+            unavailable(f"cannot start the Neon stand-in (TLS PostgreSQL, PgBouncer, proxy): {exc}")
         engine = build_engine(settings_for(server.direct_url()))
         try:
             SQLModel.metadata.create_all(engine)

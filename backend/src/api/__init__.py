@@ -1,0 +1,33 @@
+"""FastAPI integration: session dependencies, the caller's user id, errors as HTTP answers.
+
+FastAPI is an optional dependency (`pip install todo-data-layer[api]`): only
+this subpackage imports it, and nothing else in `src` imports this subpackage.
+
+    from src.api import register_error_handlers, use_user_id
+    from src.api.deps import CurrentUserId, SessionDep
+
+`backend/examples/` holds a complete service built on it, blocking and asyncio.
+"""
+
+from src.api.deps import (
+    AsyncSessionDep,
+    CurrentUserId,
+    SessionDep,
+    UserIdHookMissingError,
+    current_user_id,
+    use_user_id,
+)
+from src.api.errors import RETRY_AFTER_S, register_error_handlers
+from src.api.lifespan import close_database_on_shutdown
+
+__all__ = [
+    "RETRY_AFTER_S",
+    "AsyncSessionDep",
+    "CurrentUserId",
+    "SessionDep",
+    "UserIdHookMissingError",
+    "close_database_on_shutdown",
+    "current_user_id",
+    "register_error_handlers",
+    "use_user_id",
+]
