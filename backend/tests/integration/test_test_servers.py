@@ -27,7 +27,7 @@ from tests.uvicorn_server import UvicornServer
 BACKEND = Path(__file__).resolve().parents[2]
 POOLER_TESTS = [
     "tests/integration/test_resilience.py::test_tls_is_required_and_used",
-    "tests/integration/test_async_operations.py::test_asyncpg_uses_tls_through_the_pooler",
+    "tests/integration/test_async_operations.py::test_async_path_uses_tls_through_the_pooler",
 ]
 
 
