@@ -68,7 +68,7 @@ attach_row_security(Todo.__table__)  # type: ignore[attr-defined]  # SQLModel do
 
 
 class TodoCreate(TodoBase):
-    model_config = SQLModelConfig(extra="forbid", strict=True)
+    model_config = SQLModelConfig(extra="forbid", strict=True, revalidate_instances="always")
 
 
 class TodoUpdate(SQLModel):
@@ -88,8 +88,9 @@ class TodoUpdate(SQLModel):
         return value
 
     def changes(self) -> dict[str, Any]:
-        """The fields the caller sent, with their validated values."""
-        return self.model_dump(exclude_unset=True)
+        """The fields the caller sent, validated again (an instance may skip validation)."""
+        sent = self.model_dump(exclude_unset=True)
+        return TodoUpdate.model_validate(sent).model_dump(exclude_unset=True)
 
 
 class TodoRead(TodoBase):

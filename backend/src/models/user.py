@@ -86,7 +86,9 @@ class User(UserBase, TimestampFields, table=True):
 class UserCreate(SQLModel):
     """What a caller sends to register: a plain password, hashed before it is stored."""
 
-    model_config = SQLModelConfig(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = SQLModelConfig(
+        extra="forbid", strict=True, hide_input_in_errors=True, revalidate_instances="always"
+    )
 
     email: Email
     password: Password
