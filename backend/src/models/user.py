@@ -34,6 +34,15 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
+def is_unicode_text(value: str) -> bool:
+    """Whether `value` can be encoded (Python strings may hold lone surrogates; text may not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _require_password_hash(value: str) -> str:
     if not _ARGON2_HASH.fullmatch(value):
         raise ValueError("must be an Argon2 hash, never a plain password")
@@ -57,6 +66,8 @@ def _check_password(value: SecretStr) -> SecretStr:
         )
     if "\x00" in password:
         raise ValueError("must not contain NUL (\\x00) characters")
+    if not is_unicode_text(password):
+        raise PydanticCustomError("string_unicode", "must be Unicode text (no lone surrogates)")
     return value
 
 

@@ -35,7 +35,7 @@ def hash_password(password: SecretStr) -> str:
 
 def verify_password(password: SecretStr, password_hash: str) -> tuple[bool, str | None]:
     """Whether `password` matches, and a replacement hash if the parameters changed."""
-    return _password_hash.verify_and_update(password.get_secret_value(), password_hash)
+    return _password_hash.verify_and_update(_as_bytes(password), password_hash)
 
 
 @cache
@@ -45,4 +45,13 @@ def _decoy_hash() -> str:
 
 def burn_verification_time(password: SecretStr) -> None:
     """Spend what a real verification costs, so an unknown email answers no faster."""
-    _password_hash.verify(password.get_secret_value(), _decoy_hash())
+    _password_hash.verify(_as_bytes(password), _decoy_hash())
+
+
+def _as_bytes(password: SecretStr) -> bytes:
+    """UTF-8, keeping a lone surrogate as bytes no registered password has: it matches nothing.
+
+    Registration refuses such passwords, so checking one costs the same as any
+    wrong password and answers no instead of raising `UnicodeEncodeError`.
+    """
+    return password.get_secret_value().encode("utf-8", "surrogatepass")
