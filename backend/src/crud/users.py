@@ -20,7 +20,8 @@ from src.crud.integrity import violates
 from src.crud.results import rows_matched
 from src.crud.transactions import all_or_nothing
 from src.errors import DuplicateEmailError, UserNotFoundError
-from src.models import User, UserCreate, normalise_email
+from src.models import User, UserCreate
+from src.models.user import email_key_or_none
 from src.security.passwords import burn_verification_time, hash_password, verify_password
 
 
@@ -55,8 +56,11 @@ def get_user(session: Session, user_id: RowId) -> User | None:
 
 @validated
 def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
-    """Case-insensitive: emails are stored in their normalised spelling."""
-    statement = select(User).where(col(User.email) == normalise_email(email))
+    """The account whose email has the same key (`email_key`); None for what is not an email."""
+    key = email_key_or_none(email)
+    if key is None:  # NUL, lone surrogates, not an address: no account, no SQL
+        return None
+    statement = select(User).where(col(User.email) == key)
     with all_or_nothing(session, commit=False):
         return session.scalars(statement).first()
 
