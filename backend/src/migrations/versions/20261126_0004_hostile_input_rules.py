@@ -5,8 +5,9 @@
   to Argon2id at their next successful login. Anything else is still refused.
 - ck_todo_title_not_blank trims every invisible character (control, format
   and separator characters, Hangul fillers, variation selectors, braille
-  blank), not only ASCII whitespace. Rows that break the new rule stop the
-  upgrade with their ids; nothing is changed silently.
+  blank), not only ASCII whitespace. A stored row that breaks the new rule
+  makes the upgrade fail on the constraint (nothing is changed silently);
+  fix such titles first.
 - Stored emails take their key's form (NFKC, lower case): an address
   registered with fullwidth letters is found again. Two rows whose keys
   collide stop the upgrade with their ids, for an operator to merge.
