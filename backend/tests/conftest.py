@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, NoReturn
 
 import psycopg2
@@ -20,9 +20,11 @@ from hypothesis import HealthCheck, settings
 from psycopg2 import sql
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import URL
-from sqlmodel import Session
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import Session, SQLModel
 
 from src.config.settings import Settings, parse_database_url
+from src.database.async_connection import build_async_engine
 from src.database.connection import build_engine
 from src.database.migrations import upgrade_to_head
 from src.database.roles import grant_application_role
@@ -245,6 +247,32 @@ def session(engine: Engine) -> Iterator[Session]:
         ) as session:
             yield session
         transaction.rollback()
+
+
+@pytest.fixture
+async def async_engine(
+    backend: str, engine: Engine, request: pytest.FixtureRequest
+) -> AsyncIterator[AsyncEngine]:
+    """An asyncio engine on the same database as the blocking `engine` fixture."""
+    del engine  # requested so the PostgreSQL schema exists
+    async_engine = build_async_engine(backend_settings(backend, request))
+    if backend == "sqlite":  # a new in-memory database: give it the schema
+        async with async_engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.create_all)
+    yield async_engine
+    await async_engine.dispose()
+
+
+@pytest.fixture
+async def async_session(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """An `AsyncSession` rolled back after the test, like the blocking `session` fixture."""
+    async with async_engine.connect() as connection:
+        transaction = await connection.begin()
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            yield session
+        await transaction.rollback()
 
 
 def add_user(session: Session, email: str) -> User:

@@ -12,6 +12,7 @@ together with the raw input.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,8 @@ NEON_HOST_SUFFIX = ".neon.tech"
 _POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _INSECURE_SSLMODES = {"disable", "allow", "prefer"}
+# RFC 3986 userinfo: unreserved and sub-delims characters, ":" and %XX escapes.
+_USERINFO = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*")
 
 
 def parse_database_url(raw: str) -> URL:
@@ -39,6 +42,7 @@ def parse_database_url(raw: str) -> URL:
         raise DatabaseURLError("must not be empty")
     if "\x00" in text:
         raise DatabaseURLError("must not contain NUL characters")
+    _refuse_ambiguous_credentials(text)
     try:
         url = make_url(text)
     except (ArgumentError, ValueError):
@@ -67,6 +71,25 @@ def parse_database_url(raw: str) -> URL:
             )
         url = url.update_query_dict({"sslmode": sslmode})
     return url
+
+
+def _refuse_ambiguous_credentials(text: str) -> None:
+    """Refuse a user name or password that needs percent-encoding, without echoing it.
+
+    Parsers split a URL at its first "@" (SQLAlchemy) or its first "/", "?" or
+    "#" (libpq, urllib): an unencoded one in the password moves the rest of the
+    password into the host or the database name, and from there into reprs,
+    masked URLs and logs. The credentials are taken to end at the last "@".
+    """
+    scheme, separator, rest = text.partition("://")
+    if not separator or scheme.lower().startswith("sqlite") or "@" not in rest:
+        return
+    if not _USERINFO.fullmatch(rest.rpartition("@")[0]):
+        raise DatabaseURLError(
+            "the user name or password contains a character that must be percent-encoded "
+            "(such as @ / ? # % [ ] or a space or non-ASCII letter); encode the password "
+            "with urllib.parse.quote(password, safe='')"
+        )
 
 
 def _to_url(value: Any) -> Any:

@@ -3,7 +3,9 @@
 `@validated` runs pydantic's `validate_call` in strict mode: a wrong type, an
 id out of range or a limit too large raises `ValidationError` whose location
 is the argument's name (positional arguments are passed on by name, since
-`validate_call` alone would report them by index).
+`validate_call` alone would report them by index). The error carries no input
+value: not in `str`, `repr`, `errors()` or `json()`, since an input may be a
+password in any form (a dict, a bytes value, a model built without validation).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, cast
 
-from pydantic import ConfigDict, Field, validate_call
+from pydantic import ConfigDict, Field, ValidationError, validate_call
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 MAX_ID = 2**63 - 1  # PostgreSQL BIGINT
 MAX_PAGE_SIZE = 200
@@ -23,7 +26,8 @@ PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str, Field(min_length=1, max_length=512)]
 EmailLookup = Annotated[str, Field(max_length=320)]
 
-_STRICT_ARGUMENTS = ConfigDict(strict=True, arbitrary_types_allowed=True)
+_STRICT_ARGUMENTS = ConfigDict(strict=True, arbitrary_types_allowed=True, hide_input_in_errors=True)
+HIDDEN_INPUT = "[hidden]"  # what an operation's ValidationError shows as every error's input
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,12 +45,36 @@ def validated(func: F) -> F:
 
         @functools.wraps(func)
         async def awaited_by_name(*args: Any, **kwargs: Any) -> Any:
-            return await checked(**signature.bind(*args, **kwargs).arguments)
+            try:
+                return await checked(**signature.bind(*args, **kwargs).arguments)
+            except ValidationError as exc:
+                raise without_inputs(exc) from None
 
         return cast(F, awaited_by_name)
 
     @functools.wraps(func)
     def by_name(*args: Any, **kwargs: Any) -> Any:
-        return checked(**signature.bind(*args, **kwargs).arguments)
+        try:
+            return checked(**signature.bind(*args, **kwargs).arguments)
+        except ValidationError as exc:
+            raise without_inputs(exc) from None
 
     return cast(F, by_name)
+
+
+def without_inputs(error: ValidationError) -> ValidationError:
+    """The same errors (type, location, message) with every input value replaced.
+
+    `hide_input_in_errors` hides the input from `str` only; `errors()` and
+    `json()` still carry it, so the error is rebuilt. The message is kept as
+    rendered, so the rule and its limits (`at least 8 characters`) remain.
+    """
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError(line["type"], line["msg"]),
+            loc=line["loc"],
+            input=HIDDEN_INPUT,
+        )
+        for line in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    return ValidationError.from_exception_data(error.title, details, hide_input=True)

@@ -42,6 +42,7 @@ from src.crud.arguments import Cursor, PageSize, RowId, validated
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.crud.results import rows_matched
+from src.crud.transactions import all_or_nothing
 from src.errors import TodoNotFoundError, UserNotFoundError
 from src.models import Todo, TodoCreate, TodoUpdate
 from src.models.row_security import act_as
@@ -134,8 +135,9 @@ def create_todos(session: Session, user_id: RowId, items: list[TodoCreate]) -> i
 
 @validated
 def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
-    act_as(session, user_id)
-    todo = session.scalars(_GET, {"owner_id": user_id, "todo_id": todo_id}).first()
+    with all_or_nothing(session, commit=False):
+        act_as(session, user_id)
+        todo = session.scalars(_GET, {"owner_id": user_id, "todo_id": todo_id}).first()
     if todo is None:
         raise TodoNotFoundError(todo_id)
     return todo
@@ -160,11 +162,11 @@ def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
 
 @validated
 def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
-    act_as(session, user_id)
-    result = session.execute(_DELETE, {"owner_id": user_id, "todo_id": todo_id})
-    if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
-        raise TodoNotFoundError(todo_id)
-    session.commit()
+    with all_or_nothing(session):
+        act_as(session, user_id)
+        result = session.execute(_DELETE, {"owner_id": user_id, "todo_id": todo_id})
+        if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
+            raise TodoNotFoundError(todo_id)
 
 
 @validated
@@ -193,8 +195,9 @@ def list_todos(
     statement = _page(
         filtered=completed is not None, after_cursor=cursor is not None, newest_first=newest_first
     )
-    act_as(session, user_id)
-    rows = list(session.scalars(statement, parameters))
+    with all_or_nothing(session, commit=False):
+        act_as(session, user_id)
+        rows = list(session.scalars(statement, parameters))
     items = rows[:limit]
     if len(rows) <= limit:
         return TodoPage(items, None)
@@ -206,9 +209,10 @@ def list_todos(
 
 @validated
 def count_todos(session: Session, user_id: RowId) -> TodoCounts:
-    act_as(session, user_id)
-    rows = session.execute(_COUNT, {"owner_id": user_id})
-    by_status = {bool(done): int(n) for done, n in rows}
+    with all_or_nothing(session, commit=False):
+        act_as(session, user_id)
+        rows = session.execute(_COUNT, {"owner_id": user_id})
+        by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
     return TodoCounts(total=done + pending, completed=done, open=pending)
 
@@ -223,22 +227,21 @@ def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]
         .returning(Todo)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    act_as(session, user_id)
-    todo = session.scalars(statement, {"owner_id": user_id, "todo_id": todo_id}).first()
-    if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
-        raise TodoNotFoundError(todo_id)
-    session.commit()
+    with all_or_nothing(session):
+        act_as(session, user_id)
+        todo = session.scalars(statement, {"owner_id": user_id, "todo_id": todo_id}).first()
+        if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
+            raise TodoNotFoundError(todo_id)
     return todo
 
 
 @contextmanager
 def _writing_for(session: Session, user_id: int) -> Iterator[None]:
-    """Commit the block's writes; a foreign-key failure means `user_id` does not exist."""
+    """All or nothing; a foreign-key failure means `user_id` does not exist."""
     try:
-        yield
-        session.commit()
+        with all_or_nothing(session):
+            yield
     except IntegrityError as exc:
-        session.rollback()
         if violates(exc, "fk_todo_user_id_user"):
             raise UserNotFoundError(user_id) from None
         raise

@@ -18,8 +18,10 @@ from sqlmodel import col
 from src.crud.arguments import EmailLookup, RowId, validated
 from src.crud.integrity import violates
 from src.crud.results import rows_matched
+from src.crud.transactions import all_or_nothing
 from src.errors import DuplicateEmailError, UserNotFoundError
-from src.models import User, UserCreate, normalise_email
+from src.models import User, UserCreate
+from src.models.user import email_key_or_none
 from src.security.passwords import burn_verification_time, hash_password, verify_password
 
 
@@ -36,11 +38,10 @@ def create_user(session: Session, data: UserCreate) -> User:
 def register(session: Session, email: str, password_hash: str) -> User:
     """Store a new account whose password is already hashed (the SQL half of `create_user`)."""
     user = User.model_validate({"email": email, "hashed_password": password_hash})
-    session.add(user)
     try:
-        session.commit()
+        with all_or_nothing(session):
+            session.add(user)
     except IntegrityError as exc:
-        session.rollback()
         if violates(exc, "uq_user_email"):
             raise DuplicateEmailError(email) from None
         raise
@@ -49,14 +50,19 @@ def register(session: Session, email: str, password_hash: str) -> User:
 
 @validated
 def get_user(session: Session, user_id: RowId) -> User | None:
-    return session.scalars(select(User).where(col(User.id) == user_id)).first()
+    with all_or_nothing(session, commit=False):
+        return session.scalars(select(User).where(col(User.id) == user_id)).first()
 
 
 @validated
 def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
-    """Case-insensitive: emails are stored in their normalised spelling."""
-    statement = select(User).where(col(User.email) == normalise_email(email))
-    return session.scalars(statement).first()
+    """The account whose email has the same key (`email_key`); None for what is not an email."""
+    key = email_key_or_none(email)
+    if key is None:  # NUL, lone surrogates, not an address: no account, no SQL
+        return None
+    statement = select(User).where(col(User.email) == key)
+    with all_or_nothing(session, commit=False):
+        return session.scalars(statement).first()
 
 
 @validated
@@ -88,15 +94,15 @@ def accept_login(session: Session, user: User | None, verdict: Verdict) -> User 
     if user is None or not valid:
         return None
     if new_hash is not None:
-        user.hashed_password = new_hash
-        session.commit()
+        with all_or_nothing(session):
+            user.hashed_password = new_hash
     return user
 
 
 @validated
 def delete_user(session: Session, user_id: RowId) -> None:
     """Delete the account; the database deletes its todos with it (ON DELETE CASCADE)."""
-    result = session.execute(delete(User).where(col(User.id) == user_id))
-    if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
-        raise UserNotFoundError(user_id)
-    session.commit()
+    with all_or_nothing(session):
+        result = session.execute(delete(User).where(col(User.id) == user_id))
+        if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
+            raise UserNotFoundError(user_id)

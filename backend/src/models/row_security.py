@@ -43,7 +43,7 @@ def attach_row_security(table: Table) -> None:
 
 
 _NAME_USER = text("SELECT set_config(:setting, :user_id, true)")
-_NAMED_USER = "todo.row_security_user"  # key in Session.info: (transaction, user_id)
+_NAMED_USER = "todo.row_security_user"  # key in Connection.info: (transaction, user_id)
 
 
 def act_as(session: Session, user_id: int) -> None:
@@ -51,26 +51,23 @@ def act_as(session: Session, user_id: int) -> None:
 
     `set_config(..., true)` is `SET LOCAL`: it ends with the transaction, so a
     transaction-mode pooler never hands it to another client. It is sent once
-    per transaction (and savepoint) and user: the session remembers in
-    `session.info` which transaction it was sent in, so later operations in the
-    same transaction save the round trip. SQLite has no row security; there it
-    sends nothing. On both, a session that would expire the todos it returns is
-    refused (`SessionConfigurationError`): the reload after commit would run in
-    a new transaction where no user is named, and the todo would look deleted.
+    per transaction (and savepoint) and user. What was sent is remembered on
+    the connection, never on the session: two sessions bound to one
+    connection (`Session(bind=connection)`) share its transaction and its
+    setting, so each must see what the other named. SQLite has no row
+    security; there it sends nothing. On both, a session that would expire the
+    todos it returns is refused (`SessionConfigurationError`): the reload after
+    commit would run in a new transaction where no user is named, and the todo
+    would look deleted.
     """
     if session.expire_on_commit:
         raise SessionConfigurationError
     if session.get_bind().dialect.name != "postgresql":
         return
-    transaction = _current_transaction(session)
-    if transaction is not None and session.info.get(_NAMED_USER) == (transaction, user_id):
+    connection = session.connection()
+    transaction = connection.get_nested_transaction() or connection.get_transaction()
+    # Savepoints count: rolling one back undoes the set_config sent inside it.
+    if connection.info.get(_NAMED_USER) == (transaction, user_id):
         return
-    session.connection().execute(
-        _NAME_USER, {"setting": CURRENT_USER_SETTING, "user_id": str(user_id)}
-    )
-    session.info[_NAMED_USER] = (_current_transaction(session), user_id)
-
-
-def _current_transaction(session: Session) -> object | None:
-    """The innermost transaction the session is in: a savepoint's rollback undoes set_config."""
-    return session.get_nested_transaction() or session.get_transaction()
+    connection.execute(_NAME_USER, {"setting": CURRENT_USER_SETTING, "user_id": str(user_id)})
+    connection.info[_NAMED_USER] = (transaction, user_id)

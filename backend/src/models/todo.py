@@ -15,20 +15,18 @@ from sqlalchemy import CheckConstraint, Index, String, false
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
-from src.models.base import TimestampFields, reject_nul
+from src.models.base import INVISIBLE_CHARACTERS, TimestampFields, reject_nul, require_visible
 from src.models.row_security import attach_row_security
 from src.models.types import BigIntegerKey
 
 TITLE_MAX_LENGTH = 255
-# What the database trims before calling a title blank: every ASCII whitespace
-# character (str.strip, which the schemas use, trims these and more).
-BLANK_CHARACTERS = " \t\n\r\f\v"
 DESCRIPTION_MAX_LENGTH = 2000
 
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
     AfterValidator(reject_nul),
+    AfterValidator(require_visible),
 ]
 Description = Annotated[
     str,
@@ -49,7 +47,10 @@ class TodoBase(SQLModel):
 
 class Todo(TodoBase, TimestampFields, table=True):
     __table_args__ = (
-        CheckConstraint(f"length(trim(title, '{BLANK_CHARACTERS}')) > 0", name="title_not_blank"),
+        # The same rule in SQL, on both backends: trim every invisible character.
+        CheckConstraint(
+            f"length(trim(title, '{INVISIBLE_CHARACTERS}')) > 0", name="title_not_blank"
+        ),
         CheckConstraint(f"length(title) <= {TITLE_MAX_LENGTH}", name="title_length"),
         CheckConstraint(
             f"length(description) <= {DESCRIPTION_MAX_LENGTH}", name="description_length"
@@ -68,7 +69,7 @@ attach_row_security(Todo.__table__)  # type: ignore[attr-defined]  # SQLModel do
 
 
 class TodoCreate(TodoBase):
-    model_config = SQLModelConfig(extra="forbid", strict=True)
+    model_config = SQLModelConfig(extra="forbid", strict=True, revalidate_instances="always")
 
 
 class TodoUpdate(SQLModel):
@@ -88,8 +89,9 @@ class TodoUpdate(SQLModel):
         return value
 
     def changes(self) -> dict[str, Any]:
-        """The fields the caller sent, with their validated values."""
-        return self.model_dump(exclude_unset=True)
+        """The fields the caller sent, validated again (an instance may skip validation)."""
+        sent = self.model_dump(exclude_unset=True)
+        return TodoUpdate.model_validate(sent).model_dump(exclude_unset=True)
 
 
 class TodoRead(TodoBase):

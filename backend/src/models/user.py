@@ -1,17 +1,20 @@
 """The `user` table and the schemas that guard its input and output.
 
-Emails are stored lower-cased, and a CHECK constraint holds the database to
-that, so one unique index makes `Ann@X.com` and `ann@x.com` the same account
-on every backend.
+Emails are stored as their key (`email_key`: NFKC, Unicode domain, lower
+case), and a CHECK constraint holds the database to lower case, so one unique
+index makes `Ann@X.com`, `ann@xn--x-...` and a fullwidth `ann@x.com` one account on every
+backend.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, SecretStr, StringConstraints
+from pydantic import AfterValidator, SecretStr, StringConstraints
+from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
@@ -24,19 +27,54 @@ EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128  # bounds the cost of hashing hostile input
 
-_ARGON2_HASH = re.compile(
-    r"^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$"
+_PASSWORD_HASH = re.compile(
+    r"\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+    r"|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"  # bcrypt, from a migration; re-hashed at login
+)
+# The database's version of the rule (a CHECK): a recognised hash prefix.
+HASH_PREFIX_CHECK = (
+    "hashed_password LIKE '$argon2%' OR hashed_password LIKE '$2a$%' "
+    "OR hashed_password LIKE '$2b$%' OR hashed_password LIKE '$2y$%'"
 )
 
 
-def normalise_email(value: str) -> str:
-    """The one spelling of an email this package stores and looks up."""
-    return value.strip().lower()
+def email_key(value: str) -> str:
+    """The one spelling of an email this package stores and looks up: its key.
+
+    NFKC first (fullwidth letters, ligatures and other compatibility forms
+    become their plain letters), then pydantic's email validation, which drops
+    a display name (`Ann <ann@x.com>`) and turns the domain into Unicode
+    (UTS-46: `xn--bcher-kva.de` and `bücher。de` are `bücher.de`), then
+    `str.lower()`. Lower-casing, not case folding: `STRASSE@x.de` and
+    `straße@x.de` are different mailboxes and stay two accounts (data-model.md).
+    Raises `PydanticCustomError` if `value` is not an email address.
+    """
+    if not is_unicode_text(value) or "\x00" in value:
+        raise PydanticCustomError("value_error", "value is not a valid email address")
+    _display_name, address = validate_email(unicodedata.normalize("NFKC", value.strip()))
+    return address.lower()
+
+
+def email_key_or_none(value: str) -> str | None:
+    """`email_key(value)`, or None for what no account can have: lookups answer not found."""
+    try:
+        return email_key(value)
+    except PydanticCustomError:
+        return None
+
+
+def is_unicode_text(value: str) -> bool:
+    """Whether `value` can be encoded (Python strings may hold lone surrogates; text may not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _require_password_hash(value: str) -> str:
-    if not _ARGON2_HASH.fullmatch(value):
-        raise ValueError("must be an Argon2 hash, never a plain password")
+    if not _PASSWORD_HASH.fullmatch(value):
+        raise ValueError("must be an Argon2 or bcrypt hash, never a plain password")
     return value
 
 
@@ -57,12 +95,12 @@ def _check_password(value: SecretStr) -> SecretStr:
         )
     if "\x00" in password:
         raise ValueError("must not contain NUL (\\x00) characters")
+    if not is_unicode_text(password):
+        raise PydanticCustomError("string_unicode", "must be Unicode text (no lone surrogates)")
     return value
 
 
-Email = Annotated[
-    EmailStr, AfterValidator(normalise_email), StringConstraints(max_length=EMAIL_MAX_LENGTH)
-]
+Email = Annotated[str, AfterValidator(email_key), StringConstraints(max_length=EMAIL_MAX_LENGTH)]
 Password = Annotated[SecretStr, AfterValidator(_check_password)]
 PasswordHash = Annotated[NoNulStr, AfterValidator(_require_password_hash)]
 
@@ -76,7 +114,7 @@ class User(UserBase, TimestampFields, table=True):
     model_config = SQLModelConfig(hide_input_in_errors=True)
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lowercase"),
-        CheckConstraint("hashed_password LIKE '$argon2%'", name="hashed_password_is_hash"),
+        CheckConstraint(HASH_PREFIX_CHECK, name="hashed_password_is_hash"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerKey)
@@ -86,7 +124,9 @@ class User(UserBase, TimestampFields, table=True):
 class UserCreate(SQLModel):
     """What a caller sends to register: a plain password, hashed before it is stored."""
 
-    model_config = SQLModelConfig(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = SQLModelConfig(
+        extra="forbid", strict=True, hide_input_in_errors=True, revalidate_instances="always"
+    )
 
     email: Email
     password: Password

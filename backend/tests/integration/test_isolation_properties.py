@@ -27,12 +27,13 @@ from sqlmodel import Session
 from src import crud
 from src.errors import TodoNotFoundError
 from src.models import TodoCreate, TodoUpdate
+from src.models.base import INVISIBLE_CHARACTERS
 from tests.conftest import add_user
 
 USERS = ("ann@example.com", "bob@example.com", "cy@example.com")
 titles = st.text(
     st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40
-).filter(lambda t: t.strip() != "")
+).filter(lambda t: t.strip(INVISIBLE_CHARACTERS) != "")
 descriptions = st.none() | st.text(
     st.characters(codec="utf-8", exclude_characters="\x00"), max_size=60
 )

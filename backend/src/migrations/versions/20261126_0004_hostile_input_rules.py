@@ -1,0 +1,82 @@
+"""Hostile input: bcrypt hashes may be migrated in, invisible titles are blank, emails re-keyed.
+
+- ck_user_hashed_password_is_hash accepts bcrypt ($2a$, $2b$, $2y$) besides
+  Argon2: accounts migrated from other applications log in and are re-hashed
+  to Argon2id at their next successful login. Anything else is still refused.
+- ck_todo_title_not_blank trims every invisible character (control, format
+  and separator characters, Hangul fillers, variation selectors, braille
+  blank), not only ASCII whitespace. A stored row that breaks the new rule
+  makes the upgrade fail on the constraint (nothing is changed silently);
+  fix such titles first.
+- Stored emails take their key's form (NFKC, lower case): an address
+  registered with fullwidth letters is found again. Two rows whose keys
+  collide stop the upgrade with their ids, for an operator to merge.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26
+"""
+
+import unicodedata
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+HASH = "ck_user_hashed_password_is_hash"
+TITLE = "ck_todo_title_not_blank"
+ARGON2_ONLY = "hashed_password LIKE '$argon2%'"
+KNOWN_HASH = (
+    "hashed_password LIKE '$argon2%' OR hashed_password LIKE '$2a$%' "
+    "OR hashed_password LIKE '$2b$%' OR hashed_password LIKE '$2y$%'"
+)
+ASCII_BLANK = "length(trim(title, ' \t\n\r\f\v')) > 0"
+INVISIBLE_RANGES = (
+    (0x01, 0x20), (0x7F, 0xA0), (0xAD, 0xAD), (0x34F, 0x34F), (0x61C, 0x61C),
+    (0x115F, 0x1160), (0x1680, 0x1680), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x2000, 0x200F), (0x2028, 0x202F), (0x205F, 0x2064), (0x2066, 0x206F),
+    (0x2800, 0x2800), (0x3000, 0x3000), (0x3164, 0x3164), (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB), (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+    (0xE0100, 0xE01EF),
+)  # fmt: skip
+INVISIBLE = "".join(chr(c) for low, high in INVISIBLE_RANGES for c in range(low, high + 1))
+VISIBLE_TITLE = f"length(trim(title, '{INVISIBLE}')) > 0"
+
+
+def upgrade() -> None:
+    _rekey_emails()
+    _replace_check("user", HASH, KNOWN_HASH)
+    _replace_check("todo", TITLE, VISIBLE_TITLE)
+
+
+def downgrade() -> None:
+    _replace_check("todo", TITLE, ASCII_BLANK)
+    _replace_check("user", HASH, ARGON2_ONLY)
+
+
+def _replace_check(table: str, name: str, rule: str) -> None:
+    with op.batch_alter_table(table) as batch:
+        batch.drop_constraint(op.f(name), type_="check")
+        batch.create_check_constraint(op.f(name), rule)
+
+
+def _rekey_emails() -> None:
+    connection = op.get_bind()
+    user = sa.table("user", sa.column("id", sa.BigInteger), sa.column("email", sa.String))
+    rows = connection.execute(sa.select(user.c.id, user.c.email)).all()
+    keys: dict[str, int] = {}
+    for user_id, email in rows:
+        key = unicodedata.normalize("NFKC", email).lower()
+        if key in keys:
+            raise RuntimeError(
+                f"users {keys[key]} and {user_id} have the same email key; merge them first"
+            )
+        keys[key] = user_id
+        if key != email:
+            connection.execute(user.update().where(user.c.id == user_id).values(email=key))

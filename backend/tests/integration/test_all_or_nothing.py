@@ -1,0 +1,182 @@
+"""Every operation is all or nothing, and a failed one leaves the session usable.
+
+The database's refusal of a row that passed validation is played by a trigger
+that refuses one marked title: on PostgreSQL it is created by the schema's
+owner (the app role may not), raising a check violation on UPDATE and a plain
+`RAISE EXCEPTION` (not an integrity error) on INSERT; on SQLite it is a
+temporary trigger on the test's own connection. It stands for any failure the
+database reports after part of a batch went in: a constraint added later, a
+lost connection, a full disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Session
+
+from src import crud
+from src.crud import aio
+from src.database.connection import build_engine
+from src.errors import DuplicateEmailError, UserNotFoundError
+from src.models import TodoCreate, TodoUpdate, User, UserCreate
+from tests.conftest import KNOWN_PASSWORD_HASH, settings_for, uid
+
+REFUSED = "refused by the database"
+_PG_TRIGGER = (
+    "CREATE FUNCTION refuse_marked_title() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    f"IF NEW.title = '{REFUSED}' THEN RAISE EXCEPTION 'refused' USING ERRCODE = "
+    "CASE TG_OP WHEN 'UPDATE' THEN '23514' ELSE 'P0001' END; END IF; RETURN NEW; END $$",
+    "CREATE TRIGGER refuse_marked_title BEFORE INSERT OR UPDATE ON todo "
+    "FOR EACH ROW EXECUTE FUNCTION refuse_marked_title()",
+)
+_PG_DROP = ("DROP TRIGGER refuse_marked_title ON todo", "DROP FUNCTION refuse_marked_title()")
+_SQLITE_TRIGGER = tuple(
+    f"CREATE TEMP TRIGGER refuse_marked_{event} BEFORE {event} ON todo "
+    f"WHEN NEW.title = '{REFUSED}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    for event in ("INSERT", "UPDATE")
+)
+
+
+def _owner_engine(backend: str, request: pytest.FixtureRequest) -> Engine:
+    if backend == "postgresql":
+        return build_engine(settings_for(request.getfixturevalue("postgres_url")))
+    neon_like = request.getfixturevalue("neon_like")
+    return build_engine(settings_for(neon_like.direct_url()))
+
+
+@pytest.fixture
+def database_refuses_marked_title(
+    backend: str, engine: Engine, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    """Install the refusing trigger for one test (SQLite: by the test itself, see below)."""
+    del engine  # the schema must exist first
+    if backend == "sqlite":
+        yield
+        return
+    owner = _owner_engine(backend, request)
+    with owner.begin() as connection:
+        for statement in _PG_TRIGGER:
+            connection.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        with owner.begin() as connection:
+            for statement in _PG_DROP:
+                connection.exec_driver_sql(statement)
+        owner.dispose()
+
+
+def sqlite_trigger(connection: Connection) -> None:
+    """On the test's own connection, outside the session's savepoint; rolled back with the test."""
+    if connection.dialect.name == "sqlite":
+        for statement in _SQLITE_TRIGGER:
+            connection.exec_driver_sql(statement)
+
+
+def items(count: int) -> list[TodoCreate]:
+    return [TodoCreate(title=f"item {n}") for n in range(count)]
+
+
+def test_bulk_create_with_an_unvalidated_item_at_1500_is_refused_before_any_sql(
+    session: Session, ann: User
+) -> None:
+    batch = items(2000)
+    batch[1499] = TodoCreate.model_construct(title="", description=None, completed=False)
+    with pytest.raises(ValidationError) as caught:
+        crud.create_todos(session, uid(ann), batch)
+    assert caught.value.errors()[0]["loc"] == ("items", 1499, "title")
+    assert crud.create_todos(session, uid(ann), items(1)) == 1
+    assert crud.count_todos(session, uid(ann)).total == 1
+
+
+@pytest.mark.usefixtures("database_refuses_marked_title")
+def test_bulk_create_refused_at_item_1500_writes_nothing_and_the_next_call_commits_only_its_own(
+    session: Session, ann: User
+) -> None:
+    assert isinstance(session.bind, Connection)
+    sqlite_trigger(session.bind)
+    batch = items(2000)
+    batch[1499] = TodoCreate(title=REFUSED)
+    with pytest.raises(DBAPIError):
+        crud.create_todos(session, uid(ann), batch)
+    assert crud.create_todos(session, uid(ann), items(2)) == 2
+    assert crud.count_todos(session, uid(ann)).total == 2
+
+
+@pytest.mark.usefixtures("database_refuses_marked_title")
+def test_update_refused_by_the_database_rolls_back_and_the_held_todo_stays_readable(
+    session: Session, ann: User
+) -> None:
+    assert isinstance(session.bind, Connection)
+    sqlite_trigger(session.bind)
+    todo = crud.create_todo(session, uid(ann), TodoCreate(title="kept"))
+    with pytest.raises(DBAPIError):
+        crud.update_todo(session, uid(ann), uid_of(todo), TodoUpdate(title=REFUSED))
+    assert todo.title == "kept"  # reloaded within row security, not ObjectDeletedError
+    assert crud.set_completed(session, uid(ann), uid_of(todo), True).completed is True
+    assert crud.get_todo(session, uid(ann), uid_of(todo)).title == "kept"
+
+
+def test_a_todo_held_across_a_failed_operation_stays_readable(session: Session, ann: User) -> None:
+    todo = crud.create_todo(session, uid(ann), TodoCreate(title="held"))
+    with pytest.raises(UserNotFoundError):
+        crud.create_todo(session, 2**62, TodoCreate(title="nobody's"))
+    with pytest.raises(DuplicateEmailError):
+        crud.create_user(session, UserCreate(email=ann.email, password=SecretStr("long enough")))
+    assert (todo.title, ann.email) == ("held", "ann@example.com")
+    assert crud.list_todos(session, uid(ann)).items == [todo]
+
+
+def uid_of(todo: object) -> int:
+    todo_id = getattr(todo, "id", None)
+    assert isinstance(todo_id, int)
+    return todo_id
+
+
+async def add_user_async(session: AsyncSession, email: str) -> int:
+    user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
+    session.add(user)
+    await session.commit()
+    assert user.id is not None
+    return user.id
+
+
+async def test_async_a_held_todo_survives_failed_operations_without_missing_greenlet(
+    async_session: AsyncSession,
+) -> None:
+    ann = await add_user_async(async_session, "ann@example.com")
+    todo = await aio.create_todo(async_session, ann, TodoCreate(title="held"))
+    with pytest.raises(UserNotFoundError):
+        await aio.create_todo(async_session, 2**62, TodoCreate(title="nobody's"))
+    with pytest.raises(DuplicateEmailError):
+        await aio.create_user(
+            async_session, UserCreate(email="ann@example.com", password=SecretStr("long enough"))
+        )
+    assert todo.title == "held"
+    batch = items(2000)
+    batch[1499] = TodoCreate.model_construct(title=" ", description=None, completed=False)
+    with pytest.raises(ValidationError):
+        await aio.create_todos(async_session, ann, batch)
+    assert (await aio.count_todos(async_session, ann)).total == 1
+
+
+@pytest.mark.usefixtures("database_refuses_marked_title")
+async def test_async_refused_bulk_create_and_update_roll_back(async_session: AsyncSession) -> None:
+    await async_session.run_sync(lambda sync: sqlite_trigger(sync.connection()))
+    await async_session.commit()  # the temp trigger outlives the session's savepoints
+    ann = await add_user_async(async_session, "ann@example.com")
+    todo = await aio.create_todo(async_session, ann, TodoCreate(title="kept"))
+    batch = items(2000)
+    batch[1499] = TodoCreate(title=REFUSED)
+    with pytest.raises(DBAPIError):
+        await aio.create_todos(async_session, ann, batch)
+    with pytest.raises(DBAPIError):
+        await aio.update_todo(async_session, ann, uid_of(todo), TodoUpdate(title=REFUSED))
+    assert todo.title == "kept"
+    assert (await aio.count_todos(async_session, ann)).total == 1
