@@ -20,11 +20,8 @@ def violates(exc: IntegrityError, constraint: str) -> bool:
 
 
 def _constraint_name(error: BaseException | None) -> str | None:
-    diag = getattr(error, "diag", None)  # psycopg2
-    if diag is not None:
-        return str(diag.constraint_name)
-    for candidate in (error, getattr(error, "__cause__", None)):  # asyncpg, maybe wrapped
-        name = getattr(candidate, "constraint_name", None)
-        if name is not None:
-            return str(name)
-    return None
+    """The constraint PostgreSQL named (psycopg2 and psycopg 3 both carry `diag`); SQLite: None."""
+    diag = getattr(error, "diag", None)
+    if diag is None or diag.constraint_name is None:
+        return None
+    return str(diag.constraint_name)

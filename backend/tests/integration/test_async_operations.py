@@ -6,13 +6,10 @@ PgBouncer in transaction mode over TLS with no pooler setting at all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import SQLModel
 
 from src.crud import aio
 from src.database.async_connection import async_url, build_async_engine
@@ -25,34 +22,14 @@ from src.errors import (
     TodoNotFoundError,
 )
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import KNOWN_PASSWORD_HASH, backend_settings, settings_for
+from tests.conftest import KNOWN_PASSWORD_HASH, settings_for
 from tests.neon_local import NeonLikeServer
 
 
 @pytest.fixture
-async def async_engine(
-    backend: str, engine: Engine, request: pytest.FixtureRequest
-) -> AsyncIterator[AsyncEngine]:
-    """An asyncio engine on the same database as the blocking `engine` fixture."""
-    del engine  # requested so the PostgreSQL schema exists
-    async_engine = build_async_engine(backend_settings(backend, request))
-    if backend == "sqlite":  # a new in-memory database: give it the schema
-        async with async_engine.begin() as connection:
-            await connection.run_sync(SQLModel.metadata.create_all)
-    yield async_engine
-    await async_engine.dispose()
-
-
-@pytest.fixture
-async def session(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """Rolled back after the test, like the blocking `session` fixture."""
-    async with async_engine.connect() as connection:
-        transaction = await connection.begin()
-        async with AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as session:
-            yield session
-        await transaction.rollback()
+def session(async_session: AsyncSession) -> AsyncSession:
+    """The shared rolled-back `async_session` (tests/conftest.py), named as these tests use it."""
+    return async_session
 
 
 async def add_user(session: AsyncSession, email: str) -> int:
