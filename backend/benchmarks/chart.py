@@ -18,7 +18,7 @@ from benchmarks.report import Result
 
 
 def write_chart(results: list[Result], path: Path, title: str) -> None:
-    names = [r.op.key for r in results]
+    names = [r.name for r in results]
     rows = range(len(results))
     height = 0.38
     figure, axes = plt.subplots(figsize=(10, 0.55 * len(results) + 1.6))

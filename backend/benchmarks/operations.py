@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
 from benchmarks.dataset import Dataset, todo_item
@@ -78,7 +79,7 @@ def prepare(engine: Engine, raw: RawDriver, data: Dataset, *, sample: int, depth
     )
 
 
-def offset_page(session: Session, user_id: int, offset: int) -> list[Todo]:
+def offset_page(session: OrmSession, user_id: int, offset: int) -> list[Todo]:
     """The OFFSET contrast. The package has no offset API on purpose; this is the same ORM
     query with `.offset()` through the same session, naming the user first as the package does."""
     act_as(session, user_id)

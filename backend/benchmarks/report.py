@@ -27,7 +27,8 @@ from src.database.connection import check_connection
 
 MET, MISSED = "✅ met", "❌ missed"
 LIST_KEYS = ("first_page", "filtered_page", "deep_keyset_page")
-CONTRASTS = ("deep_offset_page",)  # not a package operation: shown, not held to the targets
+CONTRASTS = ("deep_offset_page",)
+CALL_RATIO, BULK_RATIO = 1.6, 1.15  # not a package operation: shown, not held to the targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +36,20 @@ class Result:
     op: Operation
     pair: Pair
     plan: Plan | None
+    path: str = "blocking"  # or "asyncio" (`run_async.py`)
+
+    @property
+    def name(self) -> str:
+        return self.op.key if self.path == "blocking" else f"{self.op.key} ({self.path})"
 
 
 def _ms(value: float) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:,.1f}"
 
 
-def to_json(results: list[Result]) -> dict[str, dict[str, Any]]:
-    """One object per operation, keyed by its name."""
-    out: dict[str, dict[str, Any]] = {}
+def to_json(results: list[Result]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per path ("blocking", "asyncio"), one object per operation, keyed by its name."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for r in results:
         package, raw = r.pair.package, r.pair.raw
         entry: dict[str, Any] = {
@@ -66,7 +72,7 @@ def to_json(results: list[Result]) -> dict[str, dict[str, Any]]:
         if r.op.kind == "bulk":
             entry["samples_ms"] = [round(v, 2) for v in package.samples_ms]
             entry["raw_samples_ms"] = [round(v, 2) for v in raw.samples_ms]
-        out[r.op.key] = entry
+        out.setdefault(r.path, {})[r.op.key] = entry
     return out
 
 
@@ -87,6 +93,9 @@ def header(
         f"and raw {driver} in alternating blocks on the same data; reads rotate over "
         f"{len(w.users)} users, single-row operations over {len(w.targets):,} random todos; "
         "one Session per operation series (expire_on_commit=False); writes commit every call",
+        "- path `blocking`: `src.crud` on the package's engine; path `asyncio` (PostgreSQL "
+        "only): `src.crud.aio` on an AsyncSession (psycopg 3) against psycopg 3's "
+        "AsyncConnection sending the same statements, both awaited on one event loop",
         f"- ratio = package p50 / raw p50; `deep_offset_page` is a contrast (the package has "
         f"no offset API), timed as the same ORM query with .offset({w.depth:,}) via the Session",
         f"- package source: {_source_state()}; Python {platform.python_version()}, SQLAlchemy "
@@ -113,7 +122,7 @@ def _source_state() -> str:
 
 def targets(results: list[Result], *, postgres: bool) -> list[tuple[str, str, bool]]:
     """(target, measured value, met?) for each target of the issue."""
-    by = {r.op.key: r for r in results}
+    by = {r.op.key: r for r in results if r.path == "blocking"}
     rows: list[tuple[str, str, bool]] = []
 
     def p99(key: str, bound: float, text: str) -> None:
@@ -140,6 +149,13 @@ def targets(results: list[Result], *, postgres: bool) -> list[tuple[str, str, bo
     for key in LIST_KEYS:
         ratio = by[key].pair.ratio
         rows.append((f"package/raw ratio of medians <= 3x: {key}", f"{ratio:.2f}x", ratio <= 3))
+    for r in results:  # issue 15: per call, within 1.6x of the driver; bulk within 1.15x
+        if r.op.key in CONTRASTS:
+            continue
+        bound = BULK_RATIO if r.op.kind == "bulk" else CALL_RATIO
+        ratio = r.pair.ratio
+        text = f"package/raw ratio of medians <= {bound:g}x: {r.name}"
+        rows.append((text, f"{ratio:.2f}x", ratio <= bound))
     if postgres:
         planned = [r for r in results if r.plan is not None and r.op.key not in CONTRASTS]
         bad = [r.op.key for r in planned if r.plan is not None and not r.plan.ok]
@@ -152,17 +168,18 @@ def targets(results: list[Result], *, postgres: bool) -> list[tuple[str, str, bo
 def markdown(results: list[Result], header: list[str], *, postgres: bool) -> str:
     lines = [*header, ""]
     lines += [
-        "| operation | calls | p50 ms | p95 ms | p99 ms | raw p50 | raw p95 | raw p99 "
+        "| operation | path | calls | p50 ms | p95 ms | p99 ms | raw p50 | raw p95 | raw p99 "
         "| package/raw (p50) | statements | index-only |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
     ]
     for r in results:
         p, q = r.pair.package, r.pair.raw
         only = "—" if r.plan is None else ("yes" if r.plan.index_only else "no")
         sent = "—" if r.plan is None else str(r.plan.statements)
         lines.append(
-            f"| `{r.op.key}` {r.op.label} | {p.calls} | {_ms(p.p50_ms)} | {_ms(p.p95_ms)} "
-            f"| {_ms(p.p99_ms)} | {_ms(q.p50_ms)} | {_ms(q.p95_ms)} | {_ms(q.p99_ms)} "
+            f"| `{r.op.key}` {r.op.label} | {r.path} | {p.calls} | {_ms(p.p50_ms)} "
+            f"| {_ms(p.p95_ms)} | {_ms(p.p99_ms)} | {_ms(q.p50_ms)} | {_ms(q.p95_ms)} "
+            f"| {_ms(q.p99_ms)} "
             f"| {r.pair.ratio:.2f}x | {sent} | {only} |"
         )
     lines += ["", "Bulk repetitions (ms, package / raw):", ""]
@@ -170,12 +187,12 @@ def markdown(results: list[Result], header: list[str], *, postgres: bool) -> str
         if r.op.kind == "bulk":
             package = ", ".join(f"{v:,.0f}" for v in r.pair.package.samples_ms)
             raw = ", ".join(f"{v:,.0f}" for v in r.pair.raw.samples_ms)
-            lines.append(f"- `{r.op.key}`: {package} / {raw}")
+            lines.append(f"- `{r.name}`: {package} / {raw}")
     title = "EXPLAIN (ANALYZE, BUFFERS)" if postgres else "EXPLAIN QUERY PLAN"
     lines += ["", f"Plans of the SQL the package sent ({title}):", ""]
     lines += ["| operation | plan | detail | ok |", "|---|---|---|:-:|"]
     for r in results:
-        if r.plan is not None:
+        if r.plan is not None and r.path == "blocking":
             mark = "✅" if r.plan.ok else "❌"
             mark += " (contrast)" if r.op.key in CONTRASTS else ""
             lines.append(f"| `{r.op.key}` | {r.plan.summary} | {r.plan.detail} | {mark} |")

@@ -37,6 +37,7 @@ from benchmarks.operations import PAGE, Operation, operations, prepare
 from benchmarks.plans import act_as_setting, captured, explain
 from benchmarks.raw import RawDriver
 from benchmarks.report import Result, header, markdown, to_json
+from benchmarks.run_async import measure_asyncio_path
 from benchmarks.server import application_role, bench_database, disable_row_security
 from src import crud
 from src.config.settings import Settings
@@ -152,6 +153,8 @@ def run(engine: Engine, owner: Engine, url: URL, sizes: Sizes, args: argparse.Na
         results = [measure(engine, raw, op, sizes) for op in ops]
     finally:
         raw.close()
+    if raw.postgres:  # the asyncio path: psycopg 3 on both sides (no raw aiosqlite twin)
+        results += measure_asyncio_path(url, workload, results, sizes, raw.act_as_setting)
     facts = header(
         engine, url, data, workload, load_s=load_s, calls=sizes.calls, warmup=sizes.warmup
     )

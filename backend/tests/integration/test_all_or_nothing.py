@@ -95,6 +95,21 @@ def test_bulk_create_with_an_unvalidated_item_at_1500_is_refused_before_any_sql(
     assert crud.count_todos(session, uid(ann)).total == 1
 
 
+def test_bulk_create_validates_again_an_item_changed_after_its_validation(
+    session: Session, ann: User
+) -> None:
+    batch = items(3)
+    batch[1].title = "   "  # assignment is not validated: the item no longer holds what it did
+    batch[2].completed = 1  # type: ignore[assignment]  # equal to True, but not a bool
+    with pytest.raises(ValidationError) as caught:
+        crud.create_todos(session, uid(ann), batch)
+    assert [e["loc"] for e in caught.value.errors()] == [
+        ("items", 1, "title"),
+        ("items", 2, "completed"),
+    ]
+    assert crud.count_todos(session, uid(ann)).total == 0
+
+
 @pytest.mark.usefixtures("database_refuses_marked_title")
 def test_bulk_create_refused_at_item_1500_writes_nothing_and_the_next_call_commits_only_its_own(
     session: Session, ann: User
