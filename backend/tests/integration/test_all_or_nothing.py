@@ -195,3 +195,11 @@ async def test_async_refused_bulk_create_and_update_roll_back(async_session: Asy
         await aio.update_todo(async_session, ann, uid_of(todo), TodoUpdate(title=REFUSED))
     assert todo.title == "kept"
     assert (await aio.count_todos(async_session, ann)).total == 1
+
+
+def test_todo_creates_with_the_same_fields_are_equal_however_they_were_made() -> None:
+    """The record of validation that lets `create_todos` skip a second pass is not a field."""
+    validated = TodoCreate(title="same", description=None, completed=False)
+    constructed = TodoCreate.model_construct(title="same", description=None, completed=False)
+    assert validated == constructed
+    assert validated != TodoCreate(title="other")
