@@ -60,7 +60,7 @@ def micro_costs(session: Session, raw: RawDriver, user: int, calls: int) -> list
             "inspect.Signature.bind of the arguments (in @validated)",
             lambda _: signature.bind(session, user),
         ),
-        ("encode_cursor (JSON + BLAKE2b + base64)", lambda _: encode_cursor(position)),
+        ("encode_cursor (struct + HMAC-SHA256 + base64)", lambda _: encode_cursor(position)),
         (
             "decode_cursor",
             lambda _: decode_cursor(cursor, user_id=user, completed=None, newest_first=True),

@@ -24,6 +24,15 @@ class DatabaseConnectionError(DataLayerError):
     """The database could not be reached; the message carries the masked URL and cause."""
 
 
+class DatabaseRoleError(DataLayerError):
+    """A role cannot be given the part asked of it (`python -m src.database.roles`)."""
+
+    def __init__(self, role: str, rule: str) -> None:
+        super().__init__(f"role {role!r}: {rule}")
+        self.role = role
+        self.rule = rule
+
+
 class NotFoundError(DataLayerError):
     """The row does not exist for this caller; another user's row looks exactly the same."""
 

@@ -16,7 +16,14 @@ import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PositiveInt, field_serializer, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PositiveInt,
+    SecretStr,
+    field_serializer,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -136,6 +143,10 @@ class Settings(BaseSettings):
         default=15.0, alias="DB_CONNECT_RETRY_BUDGET_S", ge=0, le=300
     )
     echo: bool = Field(default=False, alias="DB_ECHO")
+    # Signs pagination cursors; every process serving the same clients needs the same key.
+    cursor_secret_key: SecretStr | None = Field(
+        default=None, alias="CURSOR_SECRET_KEY", min_length=32, max_length=512
+    )
 
     @field_serializer("database_url")
     def _masked(self, url: URL | None) -> str | None:
@@ -147,6 +158,17 @@ class Settings(BaseSettings):
         if self.database_url is None and self.app_env == "production":
             raise DatabaseURLError(
                 "is required when APP_ENV=production (the SQLite default is for development)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_a_cursor_key(self) -> Settings:
+        # A key made up per process would break paging across workers, and the public
+        # development key lets any client write cursors: production names its own.
+        if self.cursor_secret_key is None and self.app_env == "production":
+            raise ValueError(
+                "CURSOR_SECRET_KEY is required when APP_ENV=production: at least 32 random "
+                "characters, the same for every process (research.md, section 8)"
             )
         return self
 

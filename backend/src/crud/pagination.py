@@ -1,25 +1,61 @@
-"""Opaque keyset cursors for `list_todos`.
+"""Opaque keyset cursors for `list_todos`: only a cursor this package minted is accepted.
 
-A cursor is base64url JSON plus a BLAKE2b checksum. The checksum catches
-edited or truncated cursors and gives a clear error; it is not what keeps
-users apart (every query is scoped to the caller's `user_id` regardless), so
-it needs no secret key. The cursor also records whose list and which filter
-and order it continues, and is refused anywhere else.
+A cursor is the unpadded base64url text of 26 bytes of position (version,
+user id, filter and order, `created_at` in microseconds since 1970 UTC, todo
+id; big-endian, fixed width) followed by their HMAC-SHA256 under
+`CURSOR_SECRET_KEY`. `decode_cursor` accepts exactly the text `encode_cursor`
+would have written: one length, one alphabet, no padding, no whitespace,
+canonical base64 (it decodes, re-encodes and compares), a tag that verifies,
+and every field in its range. Anything else is `InvalidCursorError`, raised
+before any SQL is sent.
+
+The tag is not what keeps users apart: every query is scoped to the caller's
+`user_id` whatever the cursor says (research.md, section 8). It stops
+hand-made positions and turns edits, truncation and stale cursors into one
+clear error. Without `CURSOR_SECRET_KEY` (allowed outside production) the key
+is a fixed public one, so the tag is a checksum anyone could recompute.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import functools
 import hashlib
-import json
+import hmac
+import logging
+import re
+import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from src.config.settings import get_settings
+from src.crud.arguments import MAX_ID
 from src.errors import InvalidCursorError
 
-_CHECKSUM_BYTES = 12
-_VERSION = 1
+logger = logging.getLogger(__name__)
+
+VERSION = 2
+_POSITION = struct.Struct(">BQBqQ")  # version, user_id, query flags, created_at µs, todo_id
+_TAG_BYTES = hashlib.sha256().digest_size
+_TEXT_LENGTH = len(base64.urlsafe_b64encode(bytes(_POSITION.size + _TAG_BYTES)).rstrip(b"="))
+_TEXT = re.compile(rf"[A-Za-z0-9_-]{{{_TEXT_LENGTH}}}")
+_DOMAIN = b"todo-cursor\x00"  # the key signs nothing else, even if it is reused elsewhere
+# Without CURSOR_SECRET_KEY: public, so cursors are checksummed, not signed.
+UNKEYED = b"todo-cursor: no CURSOR_SECRET_KEY set; this key is public"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Every instant an aware UTC datetime can hold, so a real row always has a cursor.
+_FIRST_MICROS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_LAST_MICROS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+# (completed, newest_first) <-> one byte; any other byte is refused.
+_QUERY_FLAGS = {
+    (completed, newest_first): index * 2 + newest_first
+    for index, completed in enumerate((None, False, True))
+    for newest_first in (False, True)
+}
+_QUERY_OF_FLAGS = {flags: query for query, flags in _QUERY_FLAGS.items()}
+
+_MALFORMED = "is malformed or has been altered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,42 +69,47 @@ class Position:
     todo_id: int
 
 
-def encode_cursor(position: Position) -> str:
-    payload = json.dumps(
-        [
-            _VERSION,
-            position.user_id,
-            position.completed,
-            position.newest_first,
-            position.created_at.astimezone(UTC).isoformat(),
-            position.todo_id,
-        ],
-        separators=(",", ":"),
-    ).encode()
-    return _b64(payload) + "." + _b64(_checksum(payload))
+def signing_key() -> bytes:
+    """The key cursors are signed with: `CURSOR_SECRET_KEY`, or the public development key."""
+    secret = get_settings().cursor_secret_key
+    if secret is None:
+        _note_unkeyed()
+        return UNKEYED
+    return secret.get_secret_value().encode()
+
+
+@functools.cache
+def _note_unkeyed() -> None:
+    logger.info(
+        "CURSOR_SECRET_KEY is not set: pagination cursors carry a checksum anyone can "
+        "recompute instead of a signature (required when APP_ENV=production)"
+    )
+
+
+def encode_cursor(position: Position, *, key: bytes | None = None) -> str:
+    """The cursor of `position`, signed with `key` (by default `signing_key()`)."""
+    micros = (position.created_at - _EPOCH) // timedelta(microseconds=1)
+    flags = _QUERY_FLAGS[(position.completed, position.newest_first)]
+    payload = _POSITION.pack(VERSION, position.user_id, flags, micros, position.todo_id)
+    return seal(payload, key=signing_key() if key is None else key)
+
+
+def seal(payload: bytes, *, key: bytes) -> str:
+    """`payload` and its tag under `key`, as cursor text."""
+    tag = hmac.digest(key, _DOMAIN + payload, "sha256")
+    return base64.urlsafe_b64encode(payload + tag).rstrip(b"=").decode("ascii")
 
 
 def decode_cursor(
-    cursor: str, *, user_id: int, completed: bool | None, newest_first: bool
+    cursor: str,
+    *,
+    user_id: int,
+    completed: bool | None,
+    newest_first: bool,
+    key: bytes | None = None,
 ) -> Position:
-    """The position `cursor` points at, if it belongs to exactly this query."""
-    body, _, checksum = cursor.partition(".")
-    try:
-        payload = _unb64(body)
-        valid = _unb64(checksum) == _checksum(payload)
-    except (binascii.Error, ValueError):
-        valid = False
-    if not valid:
-        raise InvalidCursorError("is malformed or has been altered")
-    try:
-        version, owner, filter_, order, created_at, todo_id = json.loads(payload)
-        position = Position(owner, filter_, order, datetime.fromisoformat(created_at), todo_id)
-    except (ValueError, TypeError):
-        raise InvalidCursorError("is malformed or has been altered") from None
-    if not _well_typed(position):
-        raise InvalidCursorError("is malformed or has been altered")
-    if version != _VERSION:
-        raise InvalidCursorError("was made by another version of this API")
+    """The position `cursor` points at, if this package minted it for exactly this query."""
+    position = _unseal(cursor, signing_key() if key is None else key)
     if (position.user_id, position.completed, position.newest_first) != (
         user_id,
         completed,
@@ -78,28 +119,26 @@ def decode_cursor(
     return position
 
 
-def _well_typed(position: Position) -> bool:
-    def is_int(value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    return (
-        is_int(position.user_id)
-        and is_int(position.todo_id)
-        and position.completed in (None, True, False)
-        and isinstance(position.newest_first, bool)
-        and position.created_at.utcoffset() is not None
-    )
-
-
-def _checksum(payload: bytes) -> bytes:
-    return hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES, person=b"todo-cursor").digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    if not text.isascii():
-        raise ValueError("not base64")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _unseal(cursor: str, key: bytes) -> Position:
+    if not isinstance(cursor, str) or not _TEXT.fullmatch(cursor):
+        raise InvalidCursorError(_MALFORMED)
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))  # the pattern admits it
+    # Several texts decode to the same bytes (unused low bits); only the one we write is ours.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != cursor.encode("ascii"):
+        raise InvalidCursorError(_MALFORMED)
+    payload, tag = raw[: _POSITION.size], raw[_POSITION.size :]
+    if not hmac.compare_digest(tag, hmac.digest(key, _DOMAIN + payload, "sha256")):
+        raise InvalidCursorError(_MALFORMED)
+    version, user_id, flags, micros, todo_id = _POSITION.unpack(payload)
+    if version != VERSION:
+        raise InvalidCursorError("was made by another version of this API")
+    query = _QUERY_OF_FLAGS.get(flags)
+    if (
+        query is None
+        or not 1 <= user_id <= MAX_ID
+        or not 1 <= todo_id <= MAX_ID
+        or not _FIRST_MICROS <= micros <= _LAST_MICROS
+    ):
+        raise InvalidCursorError(_MALFORMED)
+    created_at = _EPOCH + timedelta(microseconds=micros)
+    return Position(user_id, query[0], query[1], created_at, todo_id)

@@ -243,8 +243,7 @@ def test_an_edited_cursor_is_refused(session: Session, ann: User) -> None:
     make_todos(session, ann, 3)
     cursor = crud.list_todos(session, uid(ann), limit=1).next_cursor
     assert cursor is not None
-    body, checksum = cursor.split(".")
-    edited = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + checksum
+    edited = cursor[:20] + ("A" if cursor[20] != "A" else "B") + cursor[21:]
     with pytest.raises(InvalidCursorError):
         crud.list_todos(session, uid(ann), cursor=edited)
 

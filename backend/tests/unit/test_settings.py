@@ -96,6 +96,37 @@ def test_production_refuses_to_run_without_a_database_url() -> None:
         Settings(_env_file=None, APP_ENV="production")
 
 
+def test_production_refuses_to_run_without_a_cursor_key() -> None:
+    """A key made up per process would break paging across workers; a public one is forgeable."""
+    with pytest.raises(ValidationError, match="CURSOR_SECRET_KEY is required when APP_ENV=prod"):
+        Settings(_env_file=None, APP_ENV="production", DATABASE_URL="postgresql://a@h/db")
+    key = "x" * 32
+    assert Settings(_env_file=None, APP_ENV="production", DATABASE_URL="postgresql://a@h/db",
+                    CURSOR_SECRET_KEY=key).cursor_secret_key is not None  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["", "short-but-secret", "s" * 513])
+def test_a_cursor_key_of_the_wrong_length_is_refused_without_echo(key: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, CURSOR_SECRET_KEY=key)
+    assert refused.value.errors()[0]["loc"] == ("CURSOR_SECRET_KEY",)
+    if key:
+        assert key not in str(refused.value)
+        assert key not in repr(refused.value)
+
+
+def test_the_cursor_key_never_shows() -> None:
+    key = "a-cursor-key-nobody-may-see-0123456789"
+    settings = Settings(_env_file=None, CURSOR_SECRET_KEY=key)
+    for face in (
+        repr(settings),
+        str(settings),
+        str(settings.model_dump()),
+        settings.model_dump_json(),
+    ):
+        assert key not in face
+
+
 @pytest.mark.parametrize(
     ("raw", "rule"),
     [
