@@ -174,6 +174,7 @@ def write_chart(s: dict[str, Summary], path: Path) -> None:
     left.bar(names, [v.requests_per_s for v in variants],
              color=[colors.get(n, "#cc7a00") for n in names])  # fmt: skip
     left.set_ylabel("requests/s")
+    left.set_ylim(0, max(v.requests_per_s for v in variants) * 1.18)  # room for the notes
     for i, v in enumerate(variants):
         note = f"{v.cpu_ms_per_request['total']:.2f} ms CPU/req\n{v.logins_per_1000:.1f} logins/1k"
         left.annotate(note, (i, v.requests_per_s), ha="center", va="bottom", fontsize=8)
