@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         max_cycles=sizes.max_cycles,
     )
     secret = secrets.token_urlsafe(32)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the `finally` blocks stop everything.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runs: list[Run] = []
     started = time.monotonic()
     server = NeonLikeServer()
