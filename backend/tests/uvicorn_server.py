@@ -25,8 +25,12 @@ BACKEND = Path(__file__).resolve().parents[1]
 
 
 class UvicornServer:
-    def __init__(self, app: str, environment: dict[str, str], workers: int = 2) -> None:
+    def __init__(
+        self, app: str, environment: dict[str, str], workers: int = 2, launcher: str = "uvicorn"
+    ) -> None:
+        """`launcher`: the module run as `python -m <launcher>`, uvicorn's command line."""
         self.app = app
+        self.launcher = launcher
         self.environment = environment
         self.workers = workers
         self.port = free_port()
@@ -40,6 +44,11 @@ class UvicornServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def process_group(self) -> int | None:
+        """The running server's process group (the supervisor's pid), or None if stopped."""
+        return None if self._process is None else self._process.pid
+
     def start(self) -> None:
         try:
             self._start()
@@ -51,7 +60,7 @@ class UvicornServer:
         with (self.root / "uvicorn.log").open("wb") as log:
             self._process = subprocess.Popen(
                 [
-                    *(sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1"),
+                    *(sys.executable, "-m", self.launcher, self.app, "--host", "127.0.0.1"),
                     *("--port", str(self.port), "--workers", str(self.workers)),
                     "--no-access-log",
                 ],
