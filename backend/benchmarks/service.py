@@ -77,7 +77,7 @@ def _service_environment(url: str, secret: str) -> dict[str, str]:
 def measure(server: NeonLikeServer, variant: str, sizes: Sizes, secret: str) -> Run:
     app, database = VARIANTS[variant]
     environment = _service_environment(service_url(server, database), secret)
-    service = UvicornServer(app, environment, launcher="benchmarks.uvicorn_nodelay")
+    service = UvicornServer(app, environment, launcher="examples.serve")
     service.start()
     try:
         group = service.process_group

@@ -5,11 +5,11 @@ uvicorn 0.54 binds the listening socket of `--workers N` itself, with
 inherit that, and asyncio turns on TCP_NODELAY only for sockets that report
 IPPROTO_TCP. Every keep-alive response written in two parts (headers, body)
 then waits for the client's delayed ACK: about 44 ms per request on Linux
-(Kludex/uvicorn#3149, open). The service benchmark measures data layers, so
-both services run through this launcher, which binds the listener with
-IPPROTO_TCP and changes nothing else:
+(Kludex/uvicorn#3149, open). This launcher binds the listener with
+IPPROTO_TCP and changes nothing else; README.md runs the example with it, and
+the service benchmark runs both of its services with it:
 
-    python -m benchmarks.uvicorn_nodelay examples.sync_app:app --workers 2
+    python -m examples.serve examples.sync_app:app --workers 2
 """
 
 from __future__ import annotations
