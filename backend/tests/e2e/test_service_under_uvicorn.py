@@ -17,8 +17,10 @@ After a failed server login PgBouncer answers every client with an error for
 `server_login_retry` seconds (15 by default; Neon does not document its
 value), so the first requests during the restart lock the pooler for that
 long whatever the service does. This server's pooler waits POOLER_RETRY_S,
-and the bound is that wait plus what the service itself needs: its pooled
-connections are found dead by the pre-ping and replaced.
+and the bound is that wait plus what the service itself needs: a pooled
+connection idle past the liveness window is pinged and replaced unseen, one
+used moments before the restart fails its next statement (a 503, nothing
+applied) and the pool is refreshed.
 """
 
 from __future__ import annotations
