@@ -38,6 +38,8 @@ NEON_HOST_SUFFIX = ".neon.tech"
 _POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _INSECURE_SSLMODES = {"disable", "allow", "prefer"}
+# libpq reads these from the query string too, where no masking would find them.
+_SECRET_QUERY_KEYS = {"password", "sslpassword"}
 # RFC 3986 userinfo: unreserved and sub-delims characters, ":" and %XX escapes.
 _USERINFO = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*")
 
@@ -57,6 +59,11 @@ def parse_database_url(raw: str) -> URL:
         raise DatabaseURLError(
             "is not a URL of the form scheme://user:password@host/database"
         ) from None
+    if _SECRET_QUERY_KEYS & {key.lower() for key in url.query}:
+        raise DatabaseURLError(
+            "a password belongs in the user-information part, percent-encoded "
+            "(scheme://user:password@host/database), not in the query string"
+        )
     driver = url.drivername.lower()
     if driver in _SQLITE_DRIVERS:
         return url.set(drivername="sqlite")

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from src.crud import todos, users
-from src.crud.arguments import EmailLookup, validated
+from src.crud.arguments import EmailLookup, refused, validated
 from src.crud.todos import TodoCounts, TodoPage
 from src.models import User, UserCreate
 from src.security.passwords import hash_password
@@ -38,6 +38,8 @@ def _on_async_session(
 
     @functools.wraps(operation)
     async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if not isinstance(session, AsyncSession):  # as the blocking operations refuse a non-Session
+            raise refused("session", "is_instance_of", "Input should be an AsyncSession")
         return await session.run_sync(operation, *args, **kwargs)
 
     signature = inspect.signature(operation)

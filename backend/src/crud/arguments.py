@@ -83,6 +83,14 @@ def validated(func: F) -> F:
     return cast(F, by_name)
 
 
+def refused(argument: str, error_type: str, message: str) -> ValidationError:
+    """A `ValidationError` for one argument, shaped like those `@validated` raises."""
+    detail = InitErrorDetails(
+        type=PydanticCustomError(error_type, message), loc=(argument,), input=HIDDEN_INPUT
+    )
+    return ValidationError.from_exception_data("arguments", [detail], hide_input=True)
+
+
 def without_inputs(error: ValidationError) -> ValidationError:
     """The same errors (type, location, message) with every input value replaced.
 

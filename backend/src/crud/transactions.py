@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from src.errors import NotFoundError
+from src.errors import DataLayerError, NotFoundError
 from src.models import Todo, User
 from src.models.row_security import act_as
 
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 
 _HELD = "todo.held_at_rollback"  # Session.info: what the session held when it rolled back
+_PENDING = "todo.reload_pending"  # Session.info: held objects a failed reload left expired
+_RELOAD_FAILURES = (SQLAlchemyError, DataLayerError)  # DatabaseConnectionError is the latter
 
 
 @contextmanager
@@ -46,6 +48,7 @@ def all_or_nothing(session: Session, *, commit: bool = True) -> Iterator[None]:
     the transaction as it is, so objects the caller holds are not expired.
     """
     session.info.pop(_HELD, None)  # left by a rollback of the caller's own
+    _reload_pending(session)  # objects a reload could not reach last time (database away)
     try:
         yield
         if commit:
@@ -75,9 +78,29 @@ def _note_held_objects(session: Session) -> None:
 
 
 def roll_back(session: Session) -> None:
-    """Roll the session back, then reload the users and todos it held."""
-    session.rollback()
-    users, todos_by_owner = session.info.pop(_HELD, (set(), {}))
+    """Roll the session back, then reload the users and todos it held.
+
+    Never raises: it runs while an operation's own error propagates, and that
+    error (not a failure of this clean-up) is what the caller must see.
+    """
+    try:
+        session.rollback()
+    except _RELOAD_FAILURES:
+        logger.debug("rollback after a failed operation failed too", exc_info=True)
+    session.info[_PENDING] = session.info.pop(_HELD, (set(), {}))
+    _reload_pending(session)
+
+
+def _reload_pending(session: Session) -> None:
+    """Reload what a rollback expired; if the database is away, keep the list for next time.
+
+    The next operation on the session retries first, so a todo the caller
+    holds is readable again as soon as the database is back.
+    """
+    held = session.info.pop(_PENDING, None)
+    if held is None:
+        return
+    users, todos_by_owner = held
     if session.expire_on_commit:  # refused by the todo operations; reloads lazily, no user named
         todos_by_owner = {}
     try:
@@ -86,12 +109,14 @@ def roll_back(session: Session) -> None:
         for owner, todo_ids in todos_by_owner.items():
             act_as(session, owner)
             _reload(session, select(Todo).where(col(Todo.id).in_(todo_ids)))
-    except SQLAlchemyError:
-        # The database is gone too (the original error says why, and is what
-        # propagates): the objects stay expired, as SQLAlchemy left them.
+    except _RELOAD_FAILURES:
         logger.debug("could not reload objects after a rollback", exc_info=True)
-        session.rollback()
+        try:
+            session.rollback()
+        except _RELOAD_FAILURES:
+            logger.debug("rollback after a failed reload failed too", exc_info=True)
         session.info.pop(_HELD, None)
+        session.info[_PENDING] = (users, todos_by_owner)
 
 
 def _reload(session: Session, statement: Select[Any]) -> None:

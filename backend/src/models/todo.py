@@ -99,7 +99,8 @@ class TodoCreate(TodoBase):  # noqa: PLW1641  unhashable, as every mutable pydan
         """Whether every field still holds the object validation produced (compared by identity,
         so `completed = 1` or a new string is validated again, not trusted)."""
         seen = self._validated
-        now = (self.title, self.description, self.completed)
+        fields = self.__dict__  # a `model_construct` item may lack a field: never AttributeError
+        now = (fields.get("title"), fields.get("description"), fields.get("completed"))
         return seen is not None and all(a is b for a, b in zip(seen, now, strict=True))
 
 

@@ -11,21 +11,32 @@ lost connection, a full disk.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
+from psycopg2 import sql
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session
 
 from src import crud
 from src.crud import aio
-from src.database.connection import build_engine
-from src.errors import DuplicateEmailError, UserNotFoundError
+from src.database.connection import build_engine, new_session
+from src.errors import DatabaseConnectionError, DuplicateEmailError, UserNotFoundError
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import KNOWN_PASSWORD_HASH, settings_for, uid
+from tests.conftest import (
+    KNOWN_PASSWORD_HASH,
+    PostgresServer,
+    add_user,
+    grant,
+    migrate,
+    settings_for,
+    uid,
+)
 
 REFUSED = "refused by the database"
 _PG_TRIGGER = (
@@ -203,3 +214,57 @@ def test_todo_creates_with_the_same_fields_are_equal_however_they_were_made() ->
     constructed = TodoCreate.model_construct(title="same", description=None, completed=False)
     assert validated == constructed
     assert validated != TodoCreate(title="other")
+
+
+def test_a_constructed_item_missing_fields_is_a_validation_error(
+    session: Session, ann: User
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        crud.create_todos(session, uid(ann), [TodoCreate(title="ok"), TodoCreate.model_construct()])
+    assert caught.value.errors()[0]["loc"][:2] == ("items", 1)
+
+
+async def test_the_async_operations_refuse_anything_but_an_async_session(session: Session) -> None:
+    for wrong in (None, session, "session"):
+        with pytest.raises(ValidationError) as caught:
+            await aio.get_todo(wrong, 1, 1)  # type: ignore[arg-type]  # the wrong type under test
+        assert caught.value.errors()[0]["loc"] == ("session",)
+
+
+def test_with_the_database_away_the_operations_own_error_propagates_and_held_todos_return(
+    postgres_server: PostgresServer, fresh_postgres: Callable[[], URL]
+) -> None:
+    """The reload after a rollback cannot reach the database: the caller sees the operation's
+    own error, and the next operation, once the database answers, reloads what was held."""
+    url = fresh_postgres()
+    migrate(url)
+    role = f"todo_away_{uuid.uuid4().hex[:8]}"
+    quoted = sql.Identifier(role)
+    postgres_server.execute(sql.SQL("CREATE ROLE {} LOGIN").format(quoted))
+    grant(url, role)
+    engine = build_engine(
+        settings_for(
+            url.set(username=role), DB_CONNECT_RETRY_BUDGET_S=0, DB_POOL_PING_AFTER_IDLE_S=300
+        )
+    )
+    try:
+        with new_session(engine) as session:
+            ann, bob = add_user(session, "ann@example.com"), add_user(session, "bob@example.com")
+            held = crud.create_todo(session, uid(ann), TodoCreate(title="held"))
+            held_id = held.id
+            assert held_id is not None
+            postgres_server.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT 0").format(quoted))
+            postgres_server.execute(
+                sql.SQL(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}"
+                ).format(sql.Literal(role))
+            )
+            with pytest.raises(DatabaseConnectionError, match="lost the connection"):
+                crud.update_todo(session, uid(ann), held_id, TodoUpdate(title="changed"))
+            postgres_server.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(quoted))
+            assert crud.count_todos(session, uid(bob)).total == 0  # another user's operation
+            assert held.title == "held"  # reloaded under its owner, not hidden by row security
+    finally:
+        postgres_server.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(quoted))
+        engine.dispose()
+        postgres_server.drop_role(url, role)

@@ -67,3 +67,24 @@ def test_an_at_sign_in_the_user_name_is_refused_too() -> None:
 
 def test_sqlite_paths_may_hold_an_at_sign() -> None:
     assert parse_database_url("sqlite:///data/todo@2026.db").database == "data/todo@2026.db"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "password=hunter2SECRET",
+        "sslpassword=hunter2SECRET",
+        "PASSWORD=hunter2SECRET",
+        "sslmode=require&password=hunter2SECRET",
+        "password=hunter2SECRET&application_name=x",
+    ],
+)
+def test_a_password_in_the_query_string_is_refused_without_echo(query: str) -> None:
+    """libpq reads `password` from the query too, where masking the URL would not hide it."""
+    raw = f"postgresql://app@db.example.com/neondb?{query}"
+    with pytest.raises(DatabaseURLError, match="not in the query string") as caught:
+        parse_database_url(raw)
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(DatabaseURLError) as through_settings:
+        settings_for(raw)
+    assert "hunter2" not in repr(through_settings.value)
