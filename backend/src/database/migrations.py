@@ -63,12 +63,22 @@ def alembic_config() -> Config:
 
 def upgrade_to_head(engine: Engine | None = None) -> None:
     """Apply every migration not yet applied; a database already at head is left alone."""
-    _run(engine or get_engine(), "upgrade", "head")
+    upgrade_to("head", engine)
 
 
 def downgrade_to_base(engine: Engine | None = None) -> None:
     """Undo every migration (drops the tables and their data)."""
-    _run(engine or get_engine(), "downgrade", "base")
+    downgrade_to("base", engine)
+
+
+def upgrade_to(revision: str, engine: Engine | None = None) -> None:
+    """Apply the migrations up to `revision` (an operator pinning a version, or a test)."""
+    _run(engine or get_engine(), "upgrade", revision)
+
+
+def downgrade_to(revision: str, engine: Engine | None = None) -> None:
+    """Undo the migrations after `revision`."""
+    _run(engine or get_engine(), "downgrade", revision)
 
 
 def schema_differences(engine: Engine | None = None) -> list[Any]:

@@ -64,6 +64,7 @@ class Todo(TodoBase, TimestampFields, table=True):
         ),
         Index(None, "user_id", "created_at", "id"),
         Index(None, "user_id", "completed", "created_at", "id"),
+        {"sqlite_autoincrement": True},  # ids are never reused (data-model.md)
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerKey)

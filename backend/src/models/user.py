@@ -115,6 +115,7 @@ class User(UserBase, TimestampFields, table=True):
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint(HASH_PREFIX_CHECK, name="hashed_password_is_hash"),
+        {"sqlite_autoincrement": True},  # ids are never reused (data-model.md)
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerKey)

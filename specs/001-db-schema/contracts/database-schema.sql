@@ -9,6 +9,8 @@
 -- holds raw SQL to lower case), so one UNIQUE constraint makes every spelling of an address
 -- one account. hashed_password holds an Argon2 hash, or a bcrypt hash migrated in from
 -- another application (re-hashed to Argon2id at the next successful login).
+-- Ids come from BIGSERIAL sequences, which never hand an id out twice, even after its row is
+-- deleted: a token carrying a deleted user's id must never name a newer user.
 CREATE TABLE "user" (
     created_at      TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
     updated_at      TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
