@@ -12,6 +12,13 @@
   registered with fullwidth letters is found again. Two rows whose keys
   collide stop the upgrade with their ids, for an operator to merge.
 
+On SQLite a CHECK can only change by rebuilding its table, and Alembic's batch
+mode (copy, drop, rename) must not rebuild `user`: the engine runs with
+`PRAGMA foreign_keys=ON`, which cannot change inside the migration's
+transaction, so dropping `user` while `todo` references it would delete every
+todo through ON DELETE CASCADE. Both tables are rebuilt instead in an order in
+which no DROP can cascade (the same procedure as 0005, frozen here).
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26
@@ -51,11 +58,17 @@ VISIBLE_TITLE = f"length(trim(title, '{INVISIBLE}')) > 0"
 
 def upgrade() -> None:
     _rekey_emails()
+    if op.get_context().dialect.name == "sqlite":
+        _rebuild_sqlite(hash_rule=KNOWN_HASH, title_rule=VISIBLE_TITLE)
+        return
     _replace_check("user", HASH, KNOWN_HASH)
     _replace_check("todo", TITLE, VISIBLE_TITLE)
 
 
 def downgrade() -> None:
+    if op.get_context().dialect.name == "sqlite":
+        _rebuild_sqlite(hash_rule=ARGON2_ONLY, title_rule=ASCII_BLANK)
+        return
     _replace_check("todo", TITLE, ASCII_BLANK)
     _replace_check("user", HASH, ARGON2_ONLY)
 
@@ -80,3 +93,80 @@ def _rekey_emails() -> None:
         keys[key] = user_id
         if key != email:
             connection.execute(user.update().where(user.c.id == user_id).values(email=key))
+
+
+USER_COLUMNS = ("created_at", "updated_at", "email", "id", "hashed_password")
+TODO_COLUMNS = ("created_at", "updated_at", "title", "description", "completed", "id", "user_id")
+
+
+def _rebuild_sqlite(*, hash_rule: str, title_rule: str) -> None:
+    """Rebuild both tables with these CHECKs; no DROP can cascade to a row still wanted."""
+    if op.get_bind().exec_driver_sql("PRAGMA legacy_alter_table").scalar():
+        raise RuntimeError("PRAGMA legacy_alter_table is on; turn it off to run this migration")
+    _create_user("user_new", hash_rule)
+    _copy_rows("user", "user_new", USER_COLUMNS)
+    _create_todo("todo_new", "user_new", title_rule)
+    _copy_rows("todo", "todo_new", TODO_COLUMNS)
+    op.drop_table("todo")  # drops its indexes too
+    op.drop_table("user")  # nothing references it any more: no cascade
+    op.rename_table("user_new", "user")  # todo_new's foreign key follows the new name
+    op.rename_table("todo_new", "todo")
+    op.create_index(op.f("ix_todo_user_id_created_at_id"), "todo", ["user_id", "created_at", "id"])
+    op.create_index(
+        op.f("ix_todo_user_id_completed_created_at_id"),
+        "todo",
+        ["user_id", "completed", "created_at", "id"],
+    )
+    if op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all():
+        raise RuntimeError("foreign keys broken by the rebuild")
+
+
+def _copy_rows(source: str, target: str, columns: tuple[str, ...]) -> None:
+    read = sa.table(source, *(sa.column(name) for name in columns))
+    write = sa.table(target, *(sa.column(name) for name in columns))
+    op.execute(sa.insert(write).from_select(columns, sa.select(*read.c)))
+
+
+def _timestamps() -> list[sa.Column[object]]:
+    return [
+        sa.Column(
+            name,
+            sa.DateTime(timezone=True),
+            server_default=sa.text("CURRENT_TIMESTAMP"),
+            nullable=False,
+        )
+        for name in ("created_at", "updated_at")
+    ]
+
+
+def _create_user(name: str, hash_rule: str) -> None:
+    op.create_table(
+        name,
+        *_timestamps(),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hashed_password", sa.String(length=255), nullable=False),
+        sa.CheckConstraint("email = lower(email)", name=op.f("ck_user_email_lowercase")),
+        sa.CheckConstraint(hash_rule, name=op.f(HASH)),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user")),
+        sa.UniqueConstraint("email", name=op.f("uq_user_email")),
+    )
+
+
+def _create_todo(name: str, parent: str, title_rule: str) -> None:
+    op.create_table(
+        name,
+        *_timestamps(),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=True),
+        sa.Column("completed", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint(title_rule, name=op.f(TITLE)),
+        sa.CheckConstraint("length(title) <= 255", name=op.f("ck_todo_title_length")),
+        sa.CheckConstraint("length(description) <= 2000", name=op.f("ck_todo_description_length")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], [f"{parent}.id"], name=op.f("fk_todo_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_todo")),
+    )
