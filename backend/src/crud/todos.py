@@ -1,9 +1,10 @@
 """Todo operations. Every one takes the caller's `user_id` and sees only that user's rows.
 
 Every operation starts with `act_as(session, user_id)`, which names the user
-to PostgreSQL's row security for the transaction, and `_owned` is the single
-place a todo query is scoped to its owner (the bound parameter `owner_id`,
-which SQLAlchemy refuses to run a statement without). A todo of another user
+to PostgreSQL's row security for the transaction, and every statement comes
+from `statements.py`, where `owned` is the single place a todo query is scoped
+to its owner (the bound parameter `owner_id`, which SQLAlchemy refuses to run a
+statement without). A todo of another user
 is indistinguishable from one that does not exist (the same
 `TodoNotFoundError`, the same message), and PostgreSQL would refuse it even if
 a filter were missing. `src.crud.aio` runs these same functions on an
@@ -12,7 +13,6 @@ a filter were missing. `src.crud.aio` runs these same functions on an
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,29 +20,23 @@ from operator import attrgetter
 from typing import Any
 
 from pydantic import StrictBool
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    Table,
-    and_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    not_,
-    select,
-    tuple_,
-    update,
-)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
-from sqlmodel import col
 
 from src.crud.arguments import Cursor, PageSize, RowId, TodoCreateItem, validated
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.crud.results import rows_matched
+from src.crud.statements import (
+    COUNT,
+    CREATE_FIELDS,
+    DELETE,
+    FLIP,
+    GET,
+    INSERT_MANY,
+    page_statement,
+    update_statement,
+)
 from src.crud.transactions import all_or_nothing
 from src.errors import TodoNotFoundError, UserNotFoundError
 from src.models import Todo, TodoCreate, TodoUpdate
@@ -61,47 +55,6 @@ class TodoCounts:
     total: int
     completed: int
     open: int
-
-
-def _owned(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    """WHERE clause for the todos of the user bound as `owner_id`; the only todo filter here."""
-    return and_(col(Todo.user_id) == bindparam("owner_id"), *conditions)
-
-
-_TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]  # SQLModel does not declare it
-
-# Statements are built once, with bound parameters: building and caching a
-# statement per call was a fifth of a page's cost in the profile (research.md).
-_ONE_TODO = _owned(col(Todo.id) == bindparam("todo_id"))
-_GET = select(Todo).where(_ONE_TODO)
-_DELETE = delete(Todo).where(_ONE_TODO)
-_COUNT = select(col(Todo.completed), func.count()).where(_owned()).group_by(col(Todo.completed))
-# A Core INSERT of validated rows: the driver batches them into multi-row
-# INSERTs. The ORM's bulk INSERT cost 20% more, and split the batch at every
-# row whose description was None where the previous one had one (research.md).
-_INSERT_MANY = insert(_TODO_TABLE)
-_CREATE_FIELDS = tuple(TodoCreate.model_fields)  # what each bulk row takes from its item
-_FLIP = not_(col(Todo.completed))  # `toggle_completed`'s new value, computed by the UPDATE
-
-
-@functools.cache
-def _page(*, filtered: bool, after_cursor: bool, newest_first: bool) -> Select[Todo]:
-    """The `list_todos` query for one combination of filter, cursor and order."""
-    conditions: list[ColumnElement[bool]] = []
-    if filtered:
-        conditions.append(col(Todo.completed) == bindparam("completed"))
-    if after_cursor:
-        key = tuple_(col(Todo.created_at), col(Todo.id))
-        boundary = tuple_(
-            bindparam("after_created_at", type_=_TODO_TABLE.c.created_at.type),
-            bindparam("after_id", type_=_TODO_TABLE.c.id.type),
-        )
-        conditions.append(key < boundary if newest_first else key > boundary)
-    created_at, todo_id = col(Todo.created_at), col(Todo.id)
-    order = (
-        (created_at.desc(), todo_id.desc()) if newest_first else (created_at.asc(), todo_id.asc())
-    )
-    return select(Todo).where(_owned(*conditions)).order_by(*order).limit(bindparam("row_limit"))
 
 
 @validated
@@ -127,12 +80,12 @@ def create_todos(session: Session, user_id: RowId, items: list[TodoCreateItem]) 
     # The validated values of TodoCreate's own fields, read as they are:
     # model_dump would serialise each item again, a tenth of the call's time
     # for 10,000 items (research.md, section 14).
-    read_fields = attrgetter(*_CREATE_FIELDS)
+    read_fields = attrgetter(*CREATE_FIELDS)
     fixed = {"user_id": user_id, "created_at": now, "updated_at": now}
-    rows = [dict(zip(_CREATE_FIELDS, read_fields(item), strict=True), **fixed) for item in items]
+    rows = [dict(zip(CREATE_FIELDS, read_fields(item), strict=True), **fixed) for item in items]
     with _writing_for(session, user_id):
         act_as(session, user_id)
-        session.execute(_INSERT_MANY, rows)
+        session.execute(INSERT_MANY, rows)
     return len(rows)
 
 
@@ -140,7 +93,7 @@ def create_todos(session: Session, user_id: RowId, items: list[TodoCreateItem]) 
 def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
     with all_or_nothing(session, commit=False):
         act_as(session, user_id)
-        todo = session.scalars(_GET, {"owner_id": user_id, "todo_id": todo_id}).first()
+        todo = session.scalars(GET, {"owner_id": user_id, "todo_id": todo_id}).first()
     if todo is None:
         raise TodoNotFoundError(todo_id)
     return todo
@@ -160,14 +113,14 @@ def set_completed(session: Session, user_id: RowId, todo_id: RowId, completed: S
 @validated
 def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
     """Flip `completed` inside one UPDATE, so concurrent toggles never lose one."""
-    return _update(session, user_id, todo_id, {"completed": _FLIP})
+    return _update(session, user_id, todo_id, {"completed": FLIP})
 
 
 @validated
 def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
     with all_or_nothing(session):
         act_as(session, user_id)
-        result = session.execute(_DELETE, {"owner_id": user_id, "todo_id": todo_id})
+        result = session.execute(DELETE, {"owner_id": user_id, "todo_id": todo_id})
         if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
             raise TodoNotFoundError(todo_id)
 
@@ -195,7 +148,7 @@ def list_todos(
             cursor, user_id=user_id, completed=completed, newest_first=newest_first
         )
         parameters |= {"after_created_at": after.created_at, "after_id": after.todo_id}
-    statement = _page(
+    statement = page_statement(
         filtered=completed is not None, after_cursor=cursor is not None, newest_first=newest_first
     )
     with all_or_nothing(session, commit=False):
@@ -214,7 +167,7 @@ def list_todos(
 def count_todos(session: Session, user_id: RowId) -> TodoCounts:
     with all_or_nothing(session, commit=False):
         act_as(session, user_id)
-        rows = session.execute(_COUNT, {"owner_id": user_id})
+        rows = session.execute(COUNT, {"owner_id": user_id})
         by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
     return TodoCounts(total=done + pending, completed=done, open=pending)
@@ -223,40 +176,17 @@ def count_todos(session: Session, user_id: RowId) -> TodoCounts:
 def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]) -> Todo:
     # RETURNING refreshes the caller's copy of the todo, if the session holds one;
     # no other synchronisation of the identity map is needed.
-    toggle = values.get("completed") is _FLIP
+    toggle = values.get("completed") is FLIP
     columns = tuple(sorted(name for name in values if not (toggle and name == "completed")))
     parameters = {f"new_{name}": values[name] for name in columns}
     parameters |= {"owner_id": user_id, "todo_id": todo_id, "new_updated_at": utc_now()}
     with all_or_nothing(session):
         act_as(session, user_id)
-        statement = _update_statement(columns, toggle=toggle)
+        statement = update_statement(columns, toggle=toggle)
         todo: Todo | None = session.scalars(statement, parameters).first()
         if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
             raise TodoNotFoundError(todo_id)
     return todo
-
-
-@functools.cache
-def _update_statement(columns: tuple[str, ...], *, toggle: bool) -> Executable:
-    """The UPDATE ... RETURNING for one set of changed columns, built once with bound values.
-
-    Building the statement per call (values, RETURNING, cache key) was a fifth
-    of an update's Python time in the profile (research.md, section 14).
-    """
-    table_columns = _TODO_TABLE.c
-    values: dict[str, Any] = {
-        name: bindparam(f"new_{name}", type_=table_columns[name].type) for name in columns
-    }
-    if toggle:
-        values["completed"] = _FLIP
-    values["updated_at"] = bindparam("new_updated_at", type_=table_columns.updated_at.type)
-    return (
-        update(Todo)
-        .where(_ONE_TODO)
-        .values(values)
-        .returning(Todo)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from src.config.settings import Settings, get_settings
 from src.database import resilience
 from src.database.closing import aclose_quietly, arollback_quietly
-from src.database.connection import engine_options, libpq_connect_args, prepare
+from src.database.engine_factory import engine_options, libpq_connect_args, prepare
 
 _async_engine: AsyncEngine | None = None
 _async_engine_lock = asyncio.Lock()
