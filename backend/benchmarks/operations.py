@@ -93,7 +93,16 @@ def offset_page(session: OrmSession, user_id: int, offset: int) -> list[Todo]:
     return list(session.scalars(statement))
 
 
-def operations(w: Workload, raw: RawDriver) -> list[Operation]:
+# (key, label, kind, package call given the series' session, raw call): built once for
+# both paths, since `src.crud` and `src.crud.aio` share names and arguments, and so do
+# the blocking and the asyncio raw drivers; only the OFFSET contrast differs by path.
+Spec = tuple[str, str, Kind, Callable[[Any], Callable[[int], Any]], Callable[[int], Any]]
+
+
+def operation_specs(
+    w: Workload, ops: Any, raw: Any, offset: Callable[[Any, int, int], Any]
+) -> list[Spec]:
+    """Every measured operation: `ops` is `src.crud` or `src.crud.aio`, `raw` its driver twin."""
     n, t = len(w.users), len(w.targets)
     renames = [TodoUpdate(title=f"Renamed task {k}") for k in range(10)]
 
@@ -105,74 +114,79 @@ def operations(w: Workload, raw: RawDriver) -> list[Operation]:
 
     deep = f"{w.depth:,}"
     return [
-        Operation(
+        (
             "first_page",
             "first page, 50 newest",
             "list",
-            lambda s: lambda i: crud.list_todos(s, user(i)),
+            lambda s: lambda i: ops.list_todos(s, user(i)),
             lambda i: raw.first_page(user(i)),
         ),
-        Operation(
+        (
             "filtered_page",
             "first page, completed=False",
             "list",
-            lambda s: lambda i: crud.list_todos(s, user(i), completed=False),
+            lambda s: lambda i: ops.list_todos(s, user(i), completed=False),
             lambda i: raw.filtered_page(user(i)),
         ),
-        Operation(
+        (
             "deep_keyset_page",
             f"page after {deep} rows, keyset cursor",
             "list",
-            lambda s: lambda i: crud.list_todos(s, user(i), cursor=w.cursors[i % n]),
+            lambda s: lambda i: ops.list_todos(s, user(i), cursor=w.cursors[i % n]),
             lambda i: raw.keyset_page(user(i), w.boundaries[i % n]),
         ),
-        Operation(
+        (
             "deep_offset_page",
             f"page after {deep} rows, OFFSET (contrast, no package API)",
             "read",
-            lambda s: lambda i: offset_page(s, user(i), w.depth),
+            lambda s: lambda i: offset(s, user(i), w.depth),
             lambda i: raw.offset_page(user(i), w.depth),
         ),
-        Operation(
+        (
             "count_by_status",
             "count_todos (total/completed/open)",
             "read",
-            lambda s: lambda i: crud.count_todos(s, user(i)),
+            lambda s: lambda i: ops.count_todos(s, user(i)),
             lambda i: raw.count(user(i)),
         ),
-        Operation(
+        (
             "get_todo",
             "get_todo by id",
             "read",
-            lambda s: lambda i: crud.get_todo(s, *row(i)),
+            lambda s: lambda i: ops.get_todo(s, *row(i)),
             lambda i: raw.get(*row(i)),
         ),
-        Operation(
+        (
             "update_todo",
             "update_todo (title) + commit",
             "write",
-            lambda s: lambda i: crud.update_todo(s, *row(i), renames[i % 10]),
+            lambda s: lambda i: ops.update_todo(s, *row(i), renames[i % 10]),
             lambda i: raw.rename(*row(i), f"Renamed task {i % 10}"),
         ),
-        Operation(
+        (
             "toggle_completed",
             "toggle_completed + commit",
             "write",
-            lambda s: lambda i: crud.toggle_completed(s, *row(i)),
+            lambda s: lambda i: ops.toggle_completed(s, *row(i)),
             lambda i: raw.toggle(*row(i)),
         ),
-        Operation(
+        (
             "bulk_create",
             "create_todos, 10,000 todos + commit (all with description)",
             "bulk",
-            lambda s: lambda _: crud.create_todos(s, w.bulk_user, w.bulk_items),
+            lambda s: lambda _: ops.create_todos(s, w.bulk_user, w.bulk_items),
             lambda _: raw.bulk_insert(w.bulk_user, w.bulk_items),
         ),
-        Operation(
+        (
             "bulk_create_mixed",
             "create_todos, 10,000 todos + commit (description on every other todo)",
             "bulk",
-            lambda s: lambda _: crud.create_todos(s, w.bulk_user, w.mixed_items),
+            lambda s: lambda _: ops.create_todos(s, w.bulk_user, w.mixed_items),
             lambda _: raw.bulk_insert(w.bulk_user, w.mixed_items),
         ),
     ]
+
+
+def operations(w: Workload, raw: RawDriver) -> list[Operation]:
+    """The blocking path: `src.crud` on a `Session`, next to bare psycopg2 (or sqlite3)."""
+    return [Operation(*spec) for spec in operation_specs(w, crud, raw, offset_page)]

@@ -283,6 +283,14 @@ def add_user(session: Session, email: str) -> User:
     return user
 
 
+async def add_user_async(session: AsyncSession, email: str) -> int:
+    """`add_user` on an `AsyncSession`: a committed user with `KNOWN_PASSWORD`; its id."""
+    user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
+    session.add(user)
+    await session.commit()
+    return uid(user)
+
+
 @pytest.fixture
 def ann(session: Session) -> User:
     return add_user(session, "ann@example.com")
@@ -297,6 +305,12 @@ def uid(user: User) -> int:
     """The id of a committed user."""
     assert user.id is not None
     return user.id
+
+
+def tid(todo: Todo) -> int:
+    """The id of a committed todo."""
+    assert todo.id is not None
+    return todo.id
 
 
 def act_as(session: Session, user_id: int | None) -> None:

@@ -19,7 +19,7 @@ Starlette then re-raises them so the server logs them with their traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -88,22 +88,18 @@ async def _invalid_cursor(_request: Request, exc: Exception) -> JSONResponse:
     return _answer(400, str(exc))
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("%s %s answered 503: %s", request.method, request.url.path, exc)
-    return _answer(
-        503,
-        "the database is unavailable for a moment; retry the request",
-        {"Retry-After": str(RETRY_AFTER_S)},
-    )
+def _retry_later(detail: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A 503 with `Retry-After` saying `detail`; the log gets the (masked) reason."""
+
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("%s %s answered 503: %s", request.method, request.url.path, exc)
+        return _answer(503, detail, {"Retry-After": str(RETRY_AFTER_S)})
+
+    return answer
 
 
-async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("%s %s answered 503: %s", request.method, request.url.path, exc)
-    return _answer(
-        503,
-        "every database connection is busy; retry the request",
-        {"Retry-After": str(RETRY_AFTER_S)},
-    )
+_database_unavailable = _retry_later("the database is unavailable for a moment; retry the request")
+_database_busy = _retry_later("every database connection is busy; retry the request")
 
 
 async def _internal_error(_request: Request, _exc: Exception) -> JSONResponse:

@@ -29,12 +29,13 @@ from src.database.connection import build_engine, new_session
 from src.errors import DatabaseConnectionError, DuplicateEmailError, UserNotFoundError
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
 from tests.conftest import (
-    KNOWN_PASSWORD_HASH,
     PostgresServer,
     add_user,
+    add_user_async,
     grant,
     migrate,
     settings_for,
+    tid,
     uid,
 )
 
@@ -143,10 +144,10 @@ def test_update_refused_by_the_database_rolls_back_and_the_held_todo_stays_reada
     sqlite_trigger(session.bind)
     todo = crud.create_todo(session, uid(ann), TodoCreate(title="kept"))
     with pytest.raises(DBAPIError):
-        crud.update_todo(session, uid(ann), uid_of(todo), TodoUpdate(title=REFUSED))
+        crud.update_todo(session, uid(ann), tid(todo), TodoUpdate(title=REFUSED))
     assert todo.title == "kept"  # reloaded within row security, not ObjectDeletedError
-    assert crud.set_completed(session, uid(ann), uid_of(todo), True).completed is True
-    assert crud.get_todo(session, uid(ann), uid_of(todo)).title == "kept"
+    assert crud.set_completed(session, uid(ann), tid(todo), True).completed is True
+    assert crud.get_todo(session, uid(ann), tid(todo)).title == "kept"
 
 
 def test_a_todo_held_across_a_failed_operation_stays_readable(session: Session, ann: User) -> None:
@@ -157,20 +158,6 @@ def test_a_todo_held_across_a_failed_operation_stays_readable(session: Session, 
         crud.create_user(session, UserCreate(email=ann.email, password=SecretStr("long enough")))
     assert (todo.title, ann.email) == ("held", "ann@example.com")
     assert crud.list_todos(session, uid(ann)).items == [todo]
-
-
-def uid_of(todo: object) -> int:
-    todo_id = getattr(todo, "id", None)
-    assert isinstance(todo_id, int)
-    return todo_id
-
-
-async def add_user_async(session: AsyncSession, email: str) -> int:
-    user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
-    session.add(user)
-    await session.commit()
-    assert user.id is not None
-    return user.id
 
 
 async def test_async_a_held_todo_survives_failed_operations_without_missing_greenlet(
@@ -203,7 +190,7 @@ async def test_async_refused_bulk_create_and_update_roll_back(async_session: Asy
     with pytest.raises(DBAPIError):
         await aio.create_todos(async_session, ann, batch)
     with pytest.raises(DBAPIError):
-        await aio.update_todo(async_session, ann, uid_of(todo), TodoUpdate(title=REFUSED))
+        await aio.update_todo(async_session, ann, tid(todo), TodoUpdate(title=REFUSED))
     assert todo.title == "kept"
     assert (await aio.count_todos(async_session, ann)).total == 1
 

@@ -22,7 +22,7 @@ from src.errors import (
     TodoNotFoundError,
 )
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import KNOWN_PASSWORD_HASH, settings_for
+from tests.conftest import add_user_async, settings_for
 from tests.neon_local import NeonLikeServer
 
 
@@ -30,14 +30,6 @@ from tests.neon_local import NeonLikeServer
 def session(async_session: AsyncSession) -> AsyncSession:
     """The shared rolled-back `async_session` (tests/conftest.py), named as these tests use it."""
     return async_session
-
-
-async def add_user(session: AsyncSession, email: str) -> int:
-    user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
-    session.add(user)
-    await session.commit()
-    assert user.id is not None
-    return user.id
 
 
 async def test_register_authenticate_and_refuse_duplicates(session: AsyncSession) -> None:
@@ -52,7 +44,7 @@ async def test_register_authenticate_and_refuse_duplicates(session: AsyncSession
 
 
 async def test_todo_lifecycle(session: AsyncSession) -> None:
-    ann = await add_user(session, "ann@example.com")
+    ann = await add_user_async(session, "ann@example.com")
     todo = await aio.create_todo(session, ann, TodoCreate(title=" write tests "))
     assert todo.id is not None
     assert todo.title == "write tests"
@@ -68,8 +60,8 @@ async def test_todo_lifecycle(session: AsyncSession) -> None:
 
 async def test_another_users_todo_looks_missing(session: AsyncSession) -> None:
     ann, bob = (
-        await add_user(session, "ann@example.com"),
-        await add_user(session, "bob@example.com"),
+        await add_user_async(session, "ann@example.com"),
+        await add_user_async(session, "bob@example.com"),
     )
     bobs = await aio.create_todo(session, bob, TodoCreate(title="bob's"))
     assert bobs.id is not None
@@ -86,7 +78,7 @@ async def test_another_users_todo_looks_missing(session: AsyncSession) -> None:
 
 
 async def test_bulk_create_pages_and_counts(session: AsyncSession) -> None:
-    ann = await add_user(session, "ann@example.com")
+    ann = await add_user_async(session, "ann@example.com")
     created = await aio.create_todos(
         session, ann, [TodoCreate(title=f"t{i}", completed=i % 2 == 0) for i in range(25)]
     )
@@ -114,7 +106,7 @@ async def test_bad_arguments_are_refused_by_name(session: AsyncSession) -> None:
 
 async def test_many_statements_in_a_row_work_behind_the_pooler(session: AsyncSession) -> None:
     """Cached prepared statements would fail here behind a transaction-mode pooler."""
-    ann = await add_user(session, "ann@example.com")
+    ann = await add_user_async(session, "ann@example.com")
     for i in range(30):
         await aio.create_todo(session, ann, TodoCreate(title=f"t{i}"))
         assert (await aio.count_todos(session, ann)).total == i + 1
@@ -176,7 +168,7 @@ async def test_async_pool_exhaustion_raises_a_typed_error(neon_like: NeonLikeSer
 
 
 async def test_a_session_that_expires_todos_at_commit_is_refused(session: AsyncSession) -> None:
-    ann = await add_user(session, "ann@example.com")
+    ann = await add_user_async(session, "ann@example.com")
     session.sync_session.expire_on_commit = True
     try:
         with pytest.raises(SessionConfigurationError, match="expire_on_commit=False"):
@@ -211,7 +203,7 @@ async def test_unknown_email_costs_one_verification_on_the_async_path_too(
 
     from src.security import passwords
 
-    await add_user(session, "ann@example.com")
+    await add_user_async(session, "ann@example.com")
     verified: list[tuple[str, bool]] = []
     hasher = passwords._password_hash.current_hasher
     real_verify = hasher.verify

@@ -28,7 +28,7 @@ from src.crud import aio
 from src.crud.pagination import UNKEYED, Position, decode_cursor, encode_cursor, seal
 from src.errors import InvalidCursorError
 from src.models import TodoCreate, User
-from tests.conftest import KNOWN_PASSWORD_HASH, uid
+from tests.conftest import add_user_async, uid
 
 LAYOUT = struct.Struct(">BQBqQ")  # version, user_id, flags, created_at µs, todo_id
 NEWEST_FIRST_ALL = 1  # the flags byte of completed=None, newest_first=True
@@ -280,7 +280,7 @@ def test_the_key_is_passed_explicitly_too() -> None:
 async def test_async_forged_cursors_are_refused_before_any_sql(
     async_session: AsyncSession, cursor_key: Callable[[str], None]
 ) -> None:
-    ann = await _add_async_user(async_session)
+    ann = await add_user_async(async_session, "ann@example.com")
     await aio.create_todos(async_session, ann, [TodoCreate(title=f"t{i}") for i in range(5)])
     real = (await aio.list_todos(async_session, ann, limit=2)).next_cursor
     assert real is not None
@@ -295,11 +295,3 @@ async def test_async_forged_cursors_are_refused_before_any_sql(
     with statements_sent(engine) as sent, pytest.raises(InvalidCursorError):
         await aio.list_todos(async_session, ann, cursor=real)
     assert sent == []
-
-
-async def _add_async_user(session: AsyncSession) -> int:
-    user = User.model_validate({"email": "ann@example.com", "hashed_password": KNOWN_PASSWORD_HASH})
-    session.add(user)
-    await session.commit()
-    assert user.id is not None
-    return user.id

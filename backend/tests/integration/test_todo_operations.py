@@ -19,15 +19,10 @@ from src.errors import (
     UserNotFoundError,
 )
 from src.models import Todo, TodoCreate, TodoUpdate, User
-from tests.conftest import table_snapshot, uid
+from tests.conftest import table_snapshot, tid, uid
 
 # The argument-rule tests below pass wrong types on purpose; the checker must let them.
 unchecked: Any = crud
-
-
-def tid(todo: Todo) -> int:
-    assert todo.id is not None
-    return todo.id
 
 
 def make_todos(session: Session, user: User, count: int, **fields: object) -> list[Todo]:
