@@ -66,20 +66,17 @@ class InvalidCursorError(DataLayerError):
 
 
 class SessionConfigurationError(DataLayerError):
-    """A todo operation was given a session that expires its objects at commit.
+    """An operation was given a session or engine it cannot name users on.
 
-    Reloading an expired todo runs in a new transaction, where no user is named
-    to row security, so PostgreSQL hides the row and the todo appears deleted.
-    The package's sessions (`new_session`, `get_session`, their async twins) are
-    made with `expire_on_commit=False`; the check runs on SQLite too, so code
-    tested there behaves the same on PostgreSQL.
+    On PostgreSQL the user must be named to row security with each statement;
+    only engines built by the package's engine factory (`build_engine`,
+    `build_async_engine`, `get_engine`) do that. A session made any way on
+    such an engine (`Session(engine)`, `new_session`, `get_session`) works.
     """
 
-    def __init__(self) -> None:
-        super().__init__(
-            "session: todo operations need expire_on_commit=False "
-            "(use src.database.connection.new_session or get_session)"
-        )
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"session: {reason}")
+        self.reason = reason
 
 
 class PoolExhaustedError(DataLayerError):

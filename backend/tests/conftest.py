@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 from hypothesis import HealthCheck, settings
 from psycopg2 import sql
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, delete, inspect, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Session, SQLModel
@@ -235,18 +235,22 @@ def engine(backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
-    """A session inside a transaction that is rolled back after the test.
+    """A session like a request's (`new_session`: bound to the engine, objects kept at commit).
 
-    The code under test may commit: its commits release SAVEPOINTs inside the
-    outer transaction, so nothing outlives the test.
+    Operations run on it exactly as in a service: each in its own transaction,
+    on a pooled connection, ended before it returns. Afterwards every account
+    is deleted (their todos with them), so each test starts from empty tables.
+    SQLModel's own `Session(engine)` is tested in `test_sqlmodel_sessions.py`.
     """
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as session:
-            yield session
-        transaction.rollback()
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    empty_tables(engine)
+
+
+def empty_tables(engine: Engine) -> None:
+    """Delete every account; the database deletes their todos (ON DELETE CASCADE)."""
+    with engine.begin() as connection:
+        connection.execute(delete(User))
 
 
 @pytest.fixture
@@ -265,14 +269,12 @@ async def async_engine(
 
 @pytest.fixture
 async def async_session(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """An `AsyncSession` rolled back after the test, like the blocking `session` fixture."""
-    async with async_engine.connect() as connection:
-        transaction = await connection.begin()
-        async with AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as session:
-            yield session
-        await transaction.rollback()
+    """An `AsyncSession` like a request's (`new_async_session`); the tables are emptied
+    afterwards, as for the blocking `session` fixture."""
+    async with AsyncSession(async_engine, expire_on_commit=False) as session:
+        yield session
+    async with async_engine.begin() as connection:
+        await connection.execute(delete(User))
 
 
 def add_user(session: Session, email: str) -> User:
@@ -287,8 +289,10 @@ async def add_user_async(session: AsyncSession, email: str) -> int:
     """`add_user` on an `AsyncSession`: a committed user with `KNOWN_PASSWORD`; its id."""
     user = User.model_validate({"email": email, "hashed_password": KNOWN_PASSWORD_HASH})
     session.add(user)
+    await session.flush()
+    user_id = uid(user)  # read before the commit expires it (SQLModel's default)
     await session.commit()
-    return uid(user)
+    return user_id
 
 
 @pytest.fixture

@@ -41,13 +41,17 @@ TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]  # SQLModel doe
 # Statements are built once, with bound parameters: building and caching a
 # statement per call was a fifth of a page's cost in the profile (research.md).
 ONE_TODO = owned(col(Todo.id) == bindparam("todo_id"))
-GET = select(Todo).where(ONE_TODO)
+# Reads refresh what the session already holds: a request sees the row as it is now.
+GET = select(Todo).where(ONE_TODO).execution_options(populate_existing=True)
 DELETE = delete(Todo).where(ONE_TODO)
 COUNT = select(col(Todo.completed), func.count()).where(owned()).group_by(col(Todo.completed))
 # A Core INSERT of validated rows: the driver batches them into multi-row
 # INSERTs. The ORM's bulk INSERT cost 20% more, and split the batch at every
 # row whose description was None where the previous one had one (research.md).
-INSERT_MANY = insert(TODO_TABLE)
+# One batch is one statement (and so, on its own, one round trip); a larger bulk
+# create runs its batches in one explicit transaction.
+BULK_BATCH = 1000
+INSERT_MANY = insert(TODO_TABLE).execution_options(insertmanyvalues_page_size=BULK_BATCH)
 CREATE_FIELDS = tuple(TodoCreate.model_fields)  # what each bulk row takes from its item
 FLIP = not_(col(Todo.completed))  # `toggle_completed`'s new value, computed by the UPDATE
 
@@ -69,7 +73,13 @@ def page_statement(*, filtered: bool, after_cursor: bool, newest_first: bool) ->
     order = (
         (created_at.desc(), todo_id.desc()) if newest_first else (created_at.asc(), todo_id.asc())
     )
-    return select(Todo).where(owned(*conditions)).order_by(*order).limit(bindparam("row_limit"))
+    return (
+        select(Todo)
+        .where(owned(*conditions))
+        .order_by(*order)
+        .limit(bindparam("row_limit"))
+        .execution_options(populate_existing=True)
+    )
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """Todo operations. Every one takes the caller's `user_id` and sees only that user's rows.
 
-Every operation starts with `act_as(session, user_id)`, which names the user
-to PostgreSQL's row security for the transaction, and every statement comes
+Every operation runs inside `all_or_nothing(session, user_id)`, which names
+the user to PostgreSQL's row security with its statement and ends the
+transaction before the operation returns, and every statement comes
 from `statements.py`, where `owned` is the single place a todo query is scoped
 to its owner (the bound parameter `owner_id`, which SQLAlchemy refuses to run a
 statement without). A todo of another user
@@ -28,6 +29,7 @@ from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.crud.results import rows_matched
 from src.crud.statements import (
+    BULK_BATCH,
     COUNT,
     CREATE_FIELDS,
     DELETE,
@@ -40,7 +42,6 @@ from src.crud.statements import (
 from src.crud.transactions import all_or_nothing
 from src.errors import TodoNotFoundError, UserNotFoundError
 from src.models import Todo, TodoCreate, TodoUpdate
-from src.models.row_security import act_as
 from src.models.types import utc_now
 
 
@@ -62,7 +63,6 @@ def create_todo(session: Session, user_id: RowId, data: TodoCreate) -> Todo:
     """Create a todo for `user_id`; `UserNotFoundError` if there is no such user."""
     todo = Todo.model_validate({**data.model_dump(), "user_id": user_id})
     with _writing_for(session, user_id):
-        act_as(session, user_id)
         session.add(todo)
     return todo
 
@@ -83,16 +83,14 @@ def create_todos(session: Session, user_id: RowId, items: list[TodoCreateItem]) 
     read_fields = attrgetter(*CREATE_FIELDS)
     fixed = {"user_id": user_id, "created_at": now, "updated_at": now}
     rows = [dict(zip(CREATE_FIELDS, read_fields(item), strict=True), **fixed) for item in items]
-    with _writing_for(session, user_id):
-        act_as(session, user_id)
+    with _writing_for(session, user_id, single_statement=len(rows) <= BULK_BATCH):
         session.execute(INSERT_MANY, rows)
     return len(rows)
 
 
 @validated
 def get_todo(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
-    with all_or_nothing(session, commit=False):
-        act_as(session, user_id)
+    with all_or_nothing(session, user_id, writes=False):
         todo = session.scalars(GET, {"owner_id": user_id, "todo_id": todo_id}).first()
     if todo is None:
         raise TodoNotFoundError(todo_id)
@@ -118,8 +116,7 @@ def toggle_completed(session: Session, user_id: RowId, todo_id: RowId) -> Todo:
 
 @validated
 def delete_todo(session: Session, user_id: RowId, todo_id: RowId) -> None:
-    with all_or_nothing(session):
-        act_as(session, user_id)
+    with all_or_nothing(session, user_id):
         result = session.execute(DELETE, {"owner_id": user_id, "todo_id": todo_id})
         if rows_matched(result) == 0:  # nothing changed: no rollback, which would expire objects
             raise TodoNotFoundError(todo_id)
@@ -151,8 +148,7 @@ def list_todos(
     statement = page_statement(
         filtered=completed is not None, after_cursor=cursor is not None, newest_first=newest_first
     )
-    with all_or_nothing(session, commit=False):
-        act_as(session, user_id)
+    with all_or_nothing(session, user_id, writes=False):
         rows = list(session.scalars(statement, parameters))
     items = rows[:limit]
     if len(rows) <= limit:
@@ -165,8 +161,7 @@ def list_todos(
 
 @validated
 def count_todos(session: Session, user_id: RowId) -> TodoCounts:
-    with all_or_nothing(session, commit=False):
-        act_as(session, user_id)
+    with all_or_nothing(session, user_id, writes=False):
         rows = session.execute(COUNT, {"owner_id": user_id})
         by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
@@ -180,8 +175,7 @@ def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]
     columns = tuple(sorted(name for name in values if not (toggle and name == "completed")))
     parameters = {f"new_{name}": values[name] for name in columns}
     parameters |= {"owner_id": user_id, "todo_id": todo_id, "new_updated_at": utc_now()}
-    with all_or_nothing(session):
-        act_as(session, user_id)
+    with all_or_nothing(session, user_id):
         statement = update_statement(columns, toggle=toggle)
         todo: Todo | None = session.scalars(statement, parameters).first()
         if todo is None:  # nothing changed: no rollback, which would expire the caller's objects
@@ -190,10 +184,12 @@ def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]
 
 
 @contextmanager
-def _writing_for(session: Session, user_id: int) -> Iterator[None]:
+def _writing_for(
+    session: Session, user_id: int, *, single_statement: bool = True
+) -> Iterator[None]:
     """All or nothing; a foreign-key failure means `user_id` does not exist."""
     try:
-        with all_or_nothing(session):
+        with all_or_nothing(session, user_id, single_statement=single_statement):
             yield
     except IntegrityError as exc:
         if violates(exc, "fk_todo_user_id_user"):

@@ -1,18 +1,30 @@
-"""All or nothing: the one place an operation commits, or rolls back and stays usable.
+"""The one place an operation's transaction begins and ends.
 
-Every operation runs its statements inside `all_or_nothing`. If anything
-fails (a constraint, a trigger, a lost connection, a bug), the session is
-rolled back before the error leaves the operation, so nothing half-written can
-be committed by a later call, and the session can be used again at once.
+Every operation runs its statements inside `all_or_nothing`, which decides
+how the transaction travels and ends it before the operation returns:
 
-A rollback expires every object the session holds; the next attribute access
-would reload it lazily. That reload is what breaks callers: on PostgreSQL it
-runs in a new transaction where no user is named to row security, so a todo
-the caller holds looks deleted (`ObjectDeletedError`), and under asyncio lazy
-I/O is impossible (`MissingGreenlet`). So after the rollback the objects the
-caller held are reloaded right here, in one query per table (and per todo
-owner, named with `act_as`), while the operation still runs inside
-`run_sync`. The caller then holds what the database holds, as after a commit.
+- A session that holds no transaction and no unsaved change (every
+  request's session, `Session(engine)`, `new_session()`) runs a
+  single-statement operation on an autocommit connection. With the naming of
+  the user sent in the same Query message (`row_security.as_user`), the
+  statement is its own implicit transaction: one round trip, nothing held
+  after it. An operation of several statements (a bulk insert of more than
+  one batch) runs in one explicit transaction, committed here.
+- A session already inside a transaction (the caller began one, or bound the
+  session to a connection in one) is joined: a write commits it, as always; a
+  read leaves it to its owner.
+
+Ending never expires what the session holds, whatever `expire_on_commit`
+says (SQLModel's default is to expire): a reload after the commit would run
+where no user is named, and a held todo would look deleted. Reads refresh
+the objects they return instead (`populate_existing`).
+
+If anything fails (a constraint, a lost connection, a bug), the session is
+rolled back before the error leaves the operation, so nothing half-written
+can be committed by a later call. A rollback expires every object the
+session holds; those are reloaded right here, one query per table and todo
+owner, so the caller holds what the database holds, as after a commit (and
+under asyncio no lazy load is ever needed).
 """
 
 from __future__ import annotations
@@ -23,14 +35,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Engine, Select, event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from src.errors import DataLayerError, NotFoundError
+from src.database import autocommit
+from src.errors import DataLayerError, NotFoundError, SessionConfigurationError
 from src.models import Todo, User
-from src.models.row_security import act_as
+from src.models.row_security import act_as, as_user, names_users
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +54,73 @@ _RELOAD_FAILURES = (SQLAlchemyError, DataLayerError)  # DatabaseConnectionError 
 
 
 @contextmanager
-def all_or_nothing(session: Session, *, commit: bool = True) -> Iterator[None]:
-    """Commit the block's work (if `commit`); on any failure roll back, keep held objects loaded.
+def all_or_nothing(
+    session: Session,
+    user_id: int | None = None,
+    *,
+    writes: bool = True,
+    single_statement: bool = True,
+) -> Iterator[None]:
+    """Run an operation's statements as `user_id`; end the transaction before returning.
 
-    A `NotFoundError` raised by the block means nothing was changed: it leaves
-    the transaction as it is, so objects the caller holds are not expired.
+    `user_id` is named to row security with the statements (todo operations
+    pass it; account operations touch no row-secured table). With
+    `single_statement` the block sends one statement, which then needs no
+    explicit transaction. A `NotFoundError` raised by
+    the block means nothing was changed: it is not rolled back, so objects
+    the caller holds are not expired.
     """
     session.info.pop(_HELD, None)  # left by a rollback of the caller's own
     _reload_pending(session)  # objects a reload could not reach last time (database away)
+    own = _begin(session, user_id, single_statement=single_statement)
     try:
         yield
-        if commit:
-            session.commit()
+        if own or writes:
+            end_keeping_objects(session)
     except NotFoundError:
+        if own:
+            end_keeping_objects(session)
         raise
     except BaseException:
         roll_back(session)
         raise
+
+
+def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> bool:
+    """Begin the operation's own transaction; False if it joins one the caller holds.
+
+    Its own: the connection carries the user for every statement of the
+    operation (flushes included) and, for a single statement with nothing
+    unsaved to flush, autocommit. Joined: the user is named in the caller's
+    transaction, once.
+    """
+    bind = session.get_bind()
+    own = isinstance(bind, Engine) and not session.in_transaction()
+    if bind.dialect.name != "postgresql":
+        return own  # SQLite: a local transaction, begun by the first statement
+    if not names_users(bind.engine):
+        raise SessionConfigurationError(
+            "the engine was not built by src.database (build_engine, build_async_engine, "
+            "get_engine), so it cannot name the user to row security"
+        )
+    if not own:
+        if user_id is not None:
+            act_as(session, user_id)
+        return False
+    options = {} if user_id is None else as_user(user_id)
+    connection = session.connection(execution_options=options)
+    if single_statement and not (session.new or session.dirty or session.deleted):
+        autocommit.switch_on(connection)
+    return True
+
+
+def end_keeping_objects(session: Session) -> None:
+    """Commit without expiring what the session holds (on autocommit: release the connection)."""
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 @event.listens_for(Session, "after_rollback")
@@ -101,14 +164,15 @@ def _reload_pending(session: Session) -> None:
     if held is None:
         return
     users, todos_by_owner = held
-    if session.expire_on_commit:  # refused by the todo operations; reloads lazily, no user named
-        todos_by_owner = {}
+    began = not session.in_transaction()
     try:
         if users:
             _reload(session, select(User).where(col(User.id).in_(users)))
         for owner, todo_ids in todos_by_owner.items():
-            act_as(session, owner)
-            _reload(session, select(Todo).where(col(Todo.id).in_(todo_ids)))
+            statement = select(Todo).where(col(Todo.user_id) == owner, col(Todo.id).in_(todo_ids))
+            _reload(session, statement.execution_options(**as_user(owner)))
+        if began:
+            end_keeping_objects(session)
     except _RELOAD_FAILURES:
         logger.debug("could not reload objects after a rollback", exc_info=True)
         try:

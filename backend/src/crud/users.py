@@ -10,7 +10,7 @@ same parts, so both paths do exactly the same thing.
 from __future__ import annotations
 
 from pydantic import SecretStr
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -48,10 +48,15 @@ def register(session: Session, email: str, password_hash: str) -> User:
     return user
 
 
+def _fresh(statement: Select[User]) -> Select[User]:
+    """Refresh what the session holds: a read returns the account as it is now."""
+    return statement.execution_options(populate_existing=True)
+
+
 @validated
 def get_user(session: Session, user_id: RowId) -> User | None:
-    with all_or_nothing(session, commit=False):
-        return session.scalars(select(User).where(col(User.id) == user_id)).first()
+    with all_or_nothing(session, writes=False):
+        return session.scalars(_fresh(select(User).where(col(User.id) == user_id))).first()
 
 
 @validated
@@ -60,8 +65,8 @@ def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
     key = email_key_or_none(email)
     if key is None:  # NUL, lone surrogates, not an address: no account, no SQL
         return None
-    statement = select(User).where(col(User.email) == key)
-    with all_or_nothing(session, commit=False):
+    statement = _fresh(select(User).where(col(User.email) == key))
+    with all_or_nothing(session, writes=False):
         return session.scalars(statement).first()
 
 

@@ -10,6 +10,8 @@ the same way. Server-side prepared statements are turned off
 (`prepare_threshold=None`), so the engine works behind any transaction-mode
 pooler (Neon's `-pooler` endpoint, PgBouncer) with no setting: a prepared
 statement would be looked for on a server connection that never saw it.
+Parameters are bound on the client (`psycopg_cursor.py`), as psycopg2 does,
+so a statement and the naming of its user travel in one Query message.
 research.md, section 15, records the measurements behind the choice.
 """
 
@@ -28,6 +30,7 @@ from src.config.settings import Settings, get_settings
 from src.database import resilience
 from src.database.closing import aclose_quietly, arollback_quietly
 from src.database.engine_factory import engine_options, libpq_connect_args, prepare
+from src.database.psycopg_cursor import LastResultCursor
 
 _async_engine: AsyncEngine | None = None
 _async_engine_lock = asyncio.Lock()
@@ -38,7 +41,11 @@ def async_url(settings: Settings) -> tuple[URL, dict[str, Any]]:
     url = settings.resolved_database_url
     if url.get_backend_name() == "sqlite":
         return url.set(drivername="sqlite+aiosqlite"), {"timeout": 30, "check_same_thread": False}
-    connect_args = {**libpq_connect_args(settings), "prepare_threshold": None}
+    connect_args = {
+        **libpq_connect_args(settings),
+        "prepare_threshold": None,
+        "cursor_factory": LastResultCursor,  # one Query message per statement and its user
+    }
     return url.set(drivername="postgresql+psycopg"), connect_args
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool, StaticPool
 
 from src.config.settings import Settings
-from src.database import liveness, resilience
+from src.database import autocommit, liveness, resilience
+from src.models.row_security import install_user_naming
 
 
 def masked_url(url: URL) -> str:
@@ -96,6 +97,11 @@ def prepare(engine: Engine, settings: Settings) -> None:
     resilience.install(engine, url, settings.connect_retry_budget_s)
     if url.get_backend_name() == "postgresql":
         liveness.install_idle_check(engine, settings.pool_ping_after_idle_s)
+        install_user_naming(engine)
+        autocommit.install(engine)
+        # Bulk inserts as multi-row INSERT batches on psycopg 3 too (psycopg2's default):
+        # one statement per batch can carry its user; an executemany cannot.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, in_memory=is_memory_sqlite(url))
 

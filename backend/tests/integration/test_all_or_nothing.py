@@ -4,7 +4,7 @@ The database's refusal of a row that passed validation is played by a trigger
 that refuses one marked title: on PostgreSQL it is created by the schema's
 owner (the app role may not), raising a check violation on UPDATE and a plain
 `RAISE EXCEPTION` (not an integrity error) on INSERT; on SQLite it is a
-temporary trigger on the test's own connection. It stands for any failure the
+temporary trigger on the in-memory database's one connection. It stands for any failure the
 database reports after part of a batch went in: a constraint added later, a
 lost connection, a full disk.
 """
@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from psycopg2 import sql
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Session
 
 from src import crud
@@ -66,10 +66,17 @@ def _owner_engine(backend: str, request: pytest.FixtureRequest) -> Engine:
 def database_refuses_marked_title(
     backend: str, engine: Engine, request: pytest.FixtureRequest
 ) -> Iterator[None]:
-    """Install the refusing trigger for one test (SQLite: by the test itself, see below)."""
-    del engine  # the schema must exist first
-    if backend == "sqlite":
-        yield
+    """Install the refusing trigger for one test, and remove it afterwards."""
+    if backend == "sqlite":  # the in-memory database has one connection: temp triggers hold
+        with engine.begin() as connection:
+            for statement in _SQLITE_TRIGGER:
+                connection.exec_driver_sql(statement)
+        try:
+            yield
+        finally:
+            with engine.begin() as connection:
+                for event in ("INSERT", "UPDATE"):
+                    connection.exec_driver_sql(f"DROP TRIGGER temp.refuse_marked_{event}")
         return
     owner = _owner_engine(backend, request)
     with owner.begin() as connection:
@@ -82,13 +89,6 @@ def database_refuses_marked_title(
             for statement in _PG_DROP:
                 connection.exec_driver_sql(statement)
         owner.dispose()
-
-
-def sqlite_trigger(connection: Connection) -> None:
-    """On the test's own connection, outside the session's savepoint; rolled back with the test."""
-    if connection.dialect.name == "sqlite":
-        for statement in _SQLITE_TRIGGER:
-            connection.exec_driver_sql(statement)
 
 
 def items(count: int) -> list[TodoCreate]:
@@ -126,8 +126,6 @@ def test_bulk_create_validates_again_an_item_changed_after_its_validation(
 def test_bulk_create_refused_at_item_1500_writes_nothing_and_the_next_call_commits_only_its_own(
     session: Session, ann: User
 ) -> None:
-    assert isinstance(session.bind, Connection)
-    sqlite_trigger(session.bind)
     batch = items(2000)
     batch[1499] = TodoCreate(title=REFUSED)
     with pytest.raises(DBAPIError):
@@ -140,8 +138,6 @@ def test_bulk_create_refused_at_item_1500_writes_nothing_and_the_next_call_commi
 def test_update_refused_by_the_database_rolls_back_and_the_held_todo_stays_readable(
     session: Session, ann: User
 ) -> None:
-    assert isinstance(session.bind, Connection)
-    sqlite_trigger(session.bind)
     todo = crud.create_todo(session, uid(ann), TodoCreate(title="kept"))
     with pytest.raises(DBAPIError):
         crud.update_todo(session, uid(ann), tid(todo), TodoUpdate(title=REFUSED))
@@ -180,9 +176,13 @@ async def test_async_a_held_todo_survives_failed_operations_without_missing_gree
 
 
 @pytest.mark.usefixtures("database_refuses_marked_title")
-async def test_async_refused_bulk_create_and_update_roll_back(async_session: AsyncSession) -> None:
-    await async_session.run_sync(lambda sync: sqlite_trigger(sync.connection()))
-    await async_session.commit()  # the temp trigger outlives the session's savepoints
+async def test_async_refused_bulk_create_and_update_roll_back(
+    async_session: AsyncSession, async_engine: AsyncEngine
+) -> None:
+    if async_engine.dialect.name == "sqlite":  # its own in-memory database: its own triggers
+        async with async_engine.begin() as connection:
+            for statement in _SQLITE_TRIGGER:
+                await connection.exec_driver_sql(statement)
     ann = await add_user_async(async_session, "ann@example.com")
     todo = await aio.create_todo(async_session, ann, TodoCreate(title="kept"))
     batch = items(2000)

@@ -18,7 +18,6 @@ from src.errors import (
     DuplicateEmailError,
     InvalidCursorError,
     PoolExhaustedError,
-    SessionConfigurationError,
     TodoNotFoundError,
 )
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
@@ -165,17 +164,6 @@ async def test_async_pool_exhaustion_raises_a_typed_error(neon_like: NeonLikeSer
                     pass
     finally:
         await engine.dispose()
-
-
-async def test_a_session_that_expires_todos_at_commit_is_refused(session: AsyncSession) -> None:
-    ann = await add_user_async(session, "ann@example.com")
-    session.sync_session.expire_on_commit = True
-    try:
-        with pytest.raises(SessionConfigurationError, match="expire_on_commit=False"):
-            await aio.create_todo(session, ann, TodoCreate(title="not written"))
-    finally:
-        session.sync_session.expire_on_commit = False
-    assert (await aio.count_todos(session, ann)).total == 0
 
 
 async def test_package_sessions_are_sqlmodel_sessions_with_exec(

@@ -284,7 +284,7 @@ async def test_async_forged_cursors_are_refused_before_any_sql(
     await aio.create_todos(async_session, ann, [TodoCreate(title=f"t{i}") for i in range(5)])
     real = (await aio.list_todos(async_session, ann, limit=2)).next_cursor
     assert real is not None
-    engine = async_session.bind.engine.sync_engine  # type: ignore[union-attr]
+    engine = async_session.sync_session.get_bind().engine
     texts = {**mutations(real), **signed_but_out_of_range(ann), "garbage": "not-a-cursor"}
     for name, text in texts.items():
         with statements_sent(engine) as sent, pytest.raises(InvalidCursorError):

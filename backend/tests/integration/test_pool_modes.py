@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import literal, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
+from sqlmodel import select
 
 from src.crud import aio
 from src.database.async_connection import build_async_engine, new_async_session
@@ -46,6 +47,9 @@ async def test_async_pool_size_zero_closes_each_connection_with_its_session(
     try:
         async with new_async_session(engine) as session:
             assert await aio.get_user(session, 1) is None
+            # The operation ended its transaction: with no pool, its connection is closed.
+            assert open_connections(postgres_server, name) == 0
+            await session.exec(select(literal(1)))  # the caller's own transaction holds one
             assert open_connections(postgres_server, name) == 1
         assert open_connections(postgres_server, name) == 0
     finally:

@@ -151,31 +151,62 @@ def test_deleting_a_user_still_cascades_to_their_todos(
     assert titles(session) == ["b1"]
 
 
-def test_the_user_is_named_once_per_transaction_and_again_after_it_ends(
+def test_the_user_is_named_with_every_statement_of_a_session_of_its_own(
     engine: Engine, session: Session, two_users: tuple[int, int]
 ) -> None:
     ann, bob = two_users
-    sent: list[str] = []
+    sent = record_statements(engine)
+    try:
+        assert [len(crud.list_todos(session, user).items) for user in (ann, bob, ann)] == [2, 1, 2]
+        assert len(sent) == 3  # one statement per operation, the naming inside it
+        named = [statement.split(";")[0] for statement in sent]
+        if engine.dialect.name == "postgresql":
+            assert named == [f"SET LOCAL app.current_user_id = '{u}'" for u in (ann, bob, ann)]
+        else:  # SQLite has no row security
+            assert not any("SET LOCAL" in statement for statement in sent)
+    finally:
+        event.remove(engine, "before_cursor_execute", sent.record)
 
-    def record(*args: object) -> None:
-        sent.append(str(args[2]))
 
-    def namings() -> int:
-        return sum("set_config" in statement for statement in sent)
+def test_in_a_callers_transaction_the_user_is_named_once_and_again_after_a_savepoint(
+    engine: Engine, session: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
 
     def visible(user_id: int) -> int:
         return len(crud.list_todos(session, user_id).items)
 
-    session.commit()
-    event.listen(engine, "before_cursor_execute", record)
+    def namings() -> int:
+        return sum("SET LOCAL" in statement for statement in sent)
+
+    session.begin()  # the caller's transaction: reads join it and leave it open
+    sent = record_statements(engine)
     try:
-        assert (visible(ann), visible(ann), namings()) == (2, 2, 1)
-        assert (visible(bob), visible(bob), namings()) == (1, 1, 2)
-        session.commit()
-        assert (visible(bob), namings()) == (1, 3)
-        savepoint = session.begin_nested()  # a savepoint's rollback undoes set_config
-        assert (visible(ann), namings()) == (2, 4)
+        assert (visible(ann), visible(ann), namings()) == (2, 2, _pg(engine, 1))
+        assert (visible(bob), visible(bob), namings()) == (1, 1, _pg(engine, 2))
+        savepoint = session.begin_nested()  # a savepoint's rollback undoes SET LOCAL
+        assert (visible(ann), namings()) == (2, _pg(engine, 3))
         savepoint.rollback()
-        assert (visible(ann), namings()) == (2, 5)
+        assert (visible(ann), namings()) == (2, _pg(engine, 4))
+        assert session.in_transaction()
+        session.commit()
+        assert (visible(ann), namings()) == (2, _pg(engine, 5))
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", sent.record)
+
+
+class _Recorder(list[str]):
+    def record(self, *args: object) -> tuple[object, object]:
+        self.append(str(args[2]))
+        return args[2], args[3]
+
+
+def record_statements(engine: Engine) -> _Recorder:
+    """The statements `engine` sends from now on, as sent (the naming included)."""
+    recorder = _Recorder()
+    event.listen(engine, "before_cursor_execute", recorder.record, retval=True)
+    return recorder
+
+
+def _pg(engine: Engine, count: int) -> int:
+    return count if engine.dialect.name == "postgresql" else 0

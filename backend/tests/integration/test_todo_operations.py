@@ -14,7 +14,6 @@ from src import crud
 from src.crud.pagination import Position, encode_cursor
 from src.errors import (
     InvalidCursorError,
-    SessionConfigurationError,
     TodoNotFoundError,
     UserNotFoundError,
 )
@@ -308,21 +307,3 @@ def test_bad_update_input_is_refused_by_field(data: dict[str, object], field: st
     with pytest.raises(ValidationError) as caught:
         TodoUpdate.model_validate(data)
     assert caught.value.errors()[0]["loc"] == (field,)
-
-
-def test_a_session_that_expires_todos_at_commit_is_refused_on_every_backend(
-    session: Session, ann: User
-) -> None:
-    # Reloading an expired todo would run outside its user's transaction, where
-    # PostgreSQL's row security hides it; SQLite refuses too, to behave the same.
-    todo = crud.create_todo(session, uid(ann), TodoCreate(title="mine"))
-    before = table_snapshot(session)
-    session.expire_on_commit = True
-    try:
-        with pytest.raises(SessionConfigurationError, match="expire_on_commit=False"):
-            crud.update_todo(session, uid(ann), tid(todo), TodoUpdate(title="changed"))
-        with pytest.raises(SessionConfigurationError):
-            crud.list_todos(session, uid(ann))
-    finally:
-        session.expire_on_commit = False
-    assert table_snapshot(session) == before
