@@ -131,6 +131,21 @@ class NeonLikeServer:
         self.stop_postgres("immediate")
         self.start_postgres()
 
+    def restart_pooler(self) -> None:
+        """Stop PgBouncer (it closes every client connection) and start it again, as a
+        pooler restart or fail-over does; returns once it answers again."""
+        pid = int((self.root / "pgbouncer.pid").read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self._run(self._programs["pgbouncer"], "-d", str(self.root / "pgbouncer.ini"))
+        self._wait_for_pooler()
+
     def terminate_backends(self) -> int:
         """Drop every client connection, as a compute suspend does; returns how many."""
         with closing(self.admin()) as connection, connection.cursor() as cursor:

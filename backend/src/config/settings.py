@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     pool_recycle_s: PositiveInt = Field(default=240, alias="DB_POOL_RECYCLE_S", lt=300)
     pool_timeout_s: float = Field(default=10.0, alias="DB_POOL_TIMEOUT_S", gt=0, le=300)
     pool_ping_after_idle_s: float = Field(
-        default=0.5, alias="DB_POOL_PING_AFTER_IDLE_S", ge=0, le=300
+        default=60.0, alias="DB_POOL_PING_AFTER_IDLE_S", ge=0, le=300
     )
     connect_timeout_s: PositiveInt = Field(default=10, alias="DB_CONNECT_TIMEOUT_S", le=120)
     connect_retry_budget_s: float = Field(

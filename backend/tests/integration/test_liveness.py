@@ -1,9 +1,11 @@
-"""Pooled connections are pinged only after sitting idle (HikariCP's bypass window).
+"""A pooled connection costs no round trip at checkout, and one the server closed is replaced.
 
 Runs on the Neon-like stand-in (TLS PostgreSQL, and PgBouncer in transaction
 mode in front, Neon's `-pooler` shape), as the least-privilege application
-role. `terminate_backends` does what a compute suspend does to open
-connections: the server ends them.
+role. `terminate_backends` does to open connections what a compute suspend
+does (the server ends them with a FATAL message and closes); `restart_pooler`
+does what a pooler restart does to its clients. The round-trip proxy stands
+for the network between the service and Neon, and counts exchanges.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from sqlalchemy import Engine
 
 from src import crud
 from src.database.connection import build_engine, new_session
-from src.database.liveness import HIKARI_BYPASS_WINDOW_S
-from src.errors import DatabaseConnectionError
 from src.models import TodoCreate
 from tests.conftest import add_user, settings_for
 from tests.neon_local import APP_USER, NeonLikeServer
+from tests.round_trip_proxy import RoundTripProxy
+
+ORDINARY_GAP_S = 1.2  # one request a second per process: longer than any ping timer's window
+CLOSE_ARRIVES_S = 0.3  # a terminated backend's close reaching the idle socket
 
 
 @pytest.fixture(params=["direct", "pooler"])
@@ -32,13 +36,17 @@ def endpoint(
     return str(request.param)
 
 
-def _engine(neon_like: NeonLikeServer, endpoint: str, **overrides: object) -> Engine:
+def _engine(
+    neon_like: NeonLikeServer, endpoint: str, port: int | None = None, **overrides: object
+) -> Engine:
     url = (
         neon_like.direct_url().set(username=APP_USER)
         if endpoint == "direct"
         else neon_like.app_pooler_url()
     )
-    return build_engine(settings_for(url, DB_TRANSACTION_POOLER=endpoint == "pooler", **overrides))
+    if port is not None:
+        url = url.set(port=port)
+    return build_engine(settings_for(url, **overrides))
 
 
 @pytest.fixture
@@ -58,8 +66,18 @@ def pinged(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def owner_engine(neon_like: NeonLikeServer, endpoint: str) -> Iterator[tuple[Engine, int]]:
-    engine = _engine(neon_like, endpoint)
+def network(neon_like: NeonLikeServer, endpoint: str) -> Iterator[RoundTripProxy]:
+    """The network in front of the endpoint under test, counting round trips."""
+    port = neon_like.port if endpoint == "direct" else neon_like.pooler_port
+    with RoundTripProxy("127.0.0.1", port) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def owner_engine(
+    neon_like: NeonLikeServer, endpoint: str, network: RoundTripProxy
+) -> Iterator[tuple[Engine, int]]:
+    engine = _engine(neon_like, endpoint, network.port)
     with new_session(engine) as session:
         user = add_user(session, f"live-{endpoint}-{time.monotonic_ns()}@example.com")
         assert user.id is not None
@@ -69,7 +87,21 @@ def owner_engine(neon_like: NeonLikeServer, endpoint: str) -> Iterator[tuple[Eng
     engine.dispose()
 
 
-def test_a_connection_used_moments_ago_is_not_pinged(
+def test_at_ordinary_traffic_a_request_costs_one_round_trip_and_no_ping(
+    owner_engine: tuple[Engine, int], network: RoundTripProxy, pinged: list[float]
+) -> None:
+    engine, owner = owner_engine
+    exchanges = []
+    for i in range(3):
+        time.sleep(ORDINARY_GAP_S)
+        with network.counting() as counted, new_session(engine) as session:
+            crud.create_todo(session, owner, TodoCreate(title=f"request {i}"))
+        exchanges += counted
+    assert exchanges == [1, 1, 1]
+    assert pinged == []
+
+
+def test_a_busy_connection_is_not_pinged(
     owner_engine: tuple[Engine, int], pinged: list[float]
 ) -> None:
     engine, owner = owner_engine
@@ -79,39 +111,52 @@ def test_a_connection_used_moments_ago_is_not_pinged(
     assert pinged == []
 
 
-def test_an_idle_connection_is_pinged_and_a_dropped_one_replaced_unseen(
-    neon_like: NeonLikeServer, owner_engine: tuple[Engine, int], pinged: list[float]
+def test_a_connection_the_server_closed_is_replaced_before_a_request_sees_it(
+    neon_like: NeonLikeServer,
+    owner_engine: tuple[Engine, int],
+    endpoint: str,
+    pinged: list[float],
 ) -> None:
     engine, owner = owner_engine
     with new_session(engine) as session:
         crud.create_todo(session, owner, TodoCreate(title="before the suspend"))
-    neon_like.terminate_backends()
-    time.sleep(HIKARI_BYPASS_WINDOW_S + 0.2)
+    assert neon_like.terminate_backends() >= 1
+    time.sleep(CLOSE_ARRIVES_S)
     with new_session(engine) as session:
         crud.create_todo(session, owner, TodoCreate(title="after the wake-up"))
+        assert crud.count_todos(session, owner).total == 2
+    # Direct, the client's own socket was closed: seen, pinged, replaced. Through the
+    # pooler only PgBouncer's server connection died; the client's is untouched.
+    assert len(pinged) == (1 if endpoint == "direct" else 0)
+
+
+@pytest.mark.parametrize("endpoint", ["pooler"], indirect=True)
+def test_a_pooler_restart_is_replaced_before_a_request_sees_it(
+    neon_like: NeonLikeServer, owner_engine: tuple[Engine, int], pinged: list[float]
+) -> None:
+    engine, owner = owner_engine
+    with new_session(engine) as session:
+        crud.create_todo(session, owner, TodoCreate(title="before the restart"))
+    neon_like.restart_pooler()
+    time.sleep(CLOSE_ARRIVES_S)
+    with new_session(engine) as session:
+        crud.create_todo(session, owner, TodoCreate(title="after the restart"))
         assert crud.count_todos(session, owner).total == 2
     assert len(pinged) == 1
 
 
-def test_a_connection_dropped_inside_the_window_is_a_typed_error_and_the_pool_recovers(
-    neon_like: NeonLikeServer, owner_engine: tuple[Engine, int], endpoint: str
+def test_a_connection_idle_past_the_window_is_pinged(
+    neon_like: NeonLikeServer, endpoint: str, pinged: list[float]
 ) -> None:
-    engine, owner = owner_engine
-    with new_session(engine) as session:
-        crud.create_todo(session, owner, TodoCreate(title="before"))
-    neon_like.terminate_backends()
-    failures = 0
-    with new_session(engine) as session:
-        try:
-            crud.create_todo(session, owner, TodoCreate(title="unlucky"))
-        except DatabaseConnectionError:
-            failures = 1
-    # Direct, the client's own connection died: one typed error. Through the pooler only
-    # PgBouncer's server connection died; it reconnects by itself and the client sees nothing.
-    assert failures == (1 if endpoint == "direct" else 0)
-    with new_session(engine) as session:
-        crud.create_todo(session, owner, TodoCreate(title="after"))
-        assert crud.count_todos(session, owner).total == 3 - failures
+    engine = _engine(neon_like, endpoint, DB_POOL_PING_AFTER_IDLE_S=0.2)
+    try:
+        for _ in range(2):
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            time.sleep(0.3)
+    finally:
+        engine.dispose()
+    assert len(pinged) == 1  # the first checkout is a fresh connection
 
 
 def test_a_zero_window_pings_at_every_checkout(
