@@ -53,11 +53,14 @@ def captured(engine: Engine, call: Callable[[], object]) -> list[Statement]:
     return seen
 
 
+_NAMING = re.compile(r"^SET LOCAL (\S+) = '\d+'; ")
+
+
 def act_as_setting(statements: list[Statement]) -> str | None:
-    """The setting in which the package names the user (`set_config`) before querying."""
-    for statement, parameters in statements:
-        if "set_config(" in statement and isinstance(parameters, dict):
-            return next(v for v in parameters.values() if isinstance(v, str) and "." in v)
+    """The setting in which the package names the user (`SET LOCAL`, ahead of a statement)."""
+    for statement, _ in statements:
+        if found := _NAMING.match(statement):
+            return found.group(1)
     return None
 
 
@@ -69,9 +72,13 @@ def explain(raw: RawDriver, statements: list[Statement]) -> Plan:
         return _sqlite(raw, *statements[main], count=count)
     cursor = raw.connection.cursor()
     try:
+        cursor.execute("BEGIN")  # the naming must hold for the EXPLAIN: one transaction
         for text, parameters in statements[:main]:
             cursor.execute(text, parameters)
         text, parameters = statements[main]
+        if naming := _NAMING.match(text):  # sent apart: EXPLAIN takes one statement
+            cursor.execute(naming.group(0).rstrip("; "))
+            text = text[naming.end() :]
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + text, parameters)
         document = cursor.fetchone()[0][0]
     finally:

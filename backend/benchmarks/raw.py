@@ -3,9 +3,11 @@
 Each method sends what the package's operation sends (captured with
 `before_cursor_execute`; see `plans.py`): the same columns, WHERE, ORDER BY
 and LIMIT (limit + 1 rows, as `list_todos` fetches one extra to know whether
-there is a next page), RETURNING for writes, a COMMIT after each write, and,
-when the package names the user to row security first, the same `set_config`.
-Only the Python layers in between are missing, which is what the ratio measures.
+there is a next page), RETURNING for writes, and, when the package names the
+user to row security, the same `SET LOCAL` in the same Query message on an
+autocommit connection (one round trip per call, as the package; a bulk insert of
+more than one batch in one explicit transaction). Only the Python layers in
+between are missing, which is what the ratio measures.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extras
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import URL
 
 from src.models import TodoCreate
@@ -63,6 +66,12 @@ INSERT_ROW = (
 )
 TODO_IDS = "SELECT id FROM todo WHERE user_id = %s"
 ACT_AS = "SELECT set_config(%s, %s, true)"  # row security's user, for this transaction
+BATCH = 1000  # rows per multi-row INSERT, as the package's engine batches them
+
+
+def named(setting: str | None, user_id: int, sql: str) -> str:
+    """`sql` with the naming of its user in front, in one Query message (as the package)."""
+    return sql if setting is None else f"SET LOCAL {setting} = '{int(user_id)}'; {sql}"
 
 
 def _for_postgres(sql: str) -> str:
@@ -82,7 +91,9 @@ def connect(url: URL) -> Any:
     if url.get_backend_name() == "postgresql":
         arguments = url.translate_connect_args(username="user", database="dbname")
         parameters: dict[str, Any] = {**arguments, **url.query}
-        return psycopg2.connect(**parameters)
+        connection = psycopg2.connect(**parameters)
+        connection.autocommit = True  # each statement its own transaction, as the package
+        return connection
     connection = sqlite3.connect(url.database or ":memory:", timeout=30)
     connection.execute("PRAGMA foreign_keys=ON")
     connection.execute("PRAGMA journal_mode=WAL")
@@ -96,10 +107,8 @@ class RawDriver:
     def __init__(self, url: URL) -> None:
         self.postgres = url.get_backend_name() == "postgresql"
         self.connection: Any = connect(url)
-        # Set when the package names the user to row security: once per transaction
-        # and user, as the package does (it skips a set_config already sent).
+        # Set when the package names the user to row security (with every statement).
         self.act_as_setting: str | None = None
-        self._named: int | None = None
         sql = _for_postgres if self.postgres else _for_sqlite
         self._first, self._filtered = sql(FIRST_PAGE), sql(FILTERED_PAGE)
         self._keyset, self._offset = sql(KEYSET_PAGE), sql(OFFSET_PAGE)
@@ -107,30 +116,26 @@ class RawDriver:
         self._rename, self._toggle = sql(RENAME), sql(TOGGLE)
         self._todo_ids = sql(TODO_IDS)
 
-    def _act_as(self, cursor: Any, user_id: int) -> None:
-        if self.act_as_setting is not None and self._named != user_id:
-            cursor.execute(ACT_AS, (self.act_as_setting, str(user_id)))
-            self._named = user_id
-
     def _commit(self) -> None:
-        self.connection.commit()
-        self._named = None
+        if not self.postgres:  # PostgreSQL: autocommit, the statement ended its transaction
+            self.connection.commit()
 
     def _rows(self, user_id: int, sql: str, *parameters: Any) -> list[Row]:
         cursor = self.connection.cursor()
         try:
-            self._act_as(cursor, user_id)
-            cursor.execute(sql, parameters)
+            cursor.execute(self._named(user_id, sql), parameters)
             rows: list[Row] = cursor.fetchall()
             return rows
         finally:
             cursor.close()
 
+    def _named(self, user_id: int, sql: str) -> str:
+        return named(self.act_as_setting, user_id, sql) if self.postgres else sql
+
     def _write(self, user_id: int, sql: str, *parameters: Any) -> Row | None:
         cursor = self.connection.cursor()
         try:
-            self._act_as(cursor, user_id)
-            cursor.execute(sql, parameters)
+            cursor.execute(self._named(user_id, sql), parameters)
             row: Row | None = cursor.fetchone()
         finally:
             cursor.close()
@@ -160,8 +165,7 @@ class RawDriver:
     def get(self, user_id: int, todo_id: int) -> Row | None:
         cursor = self.connection.cursor()
         try:
-            self._act_as(cursor, user_id)
-            cursor.execute(self._get, (user_id, todo_id))
+            cursor.execute(self._named(user_id, self._get), (user_id, todo_id))
             row: Row | None = cursor.fetchone()
             return row
         finally:
@@ -174,16 +178,22 @@ class RawDriver:
         return self._write(user_id, self._toggle, self._now(), user_id, todo_id)
 
     def bulk_insert(self, user_id: int, items: list[TodoCreate]) -> int:
-        """One multi-row INSERT per 1,000 rows (as SQLAlchemy batches them), then COMMIT."""
+        """One multi-row INSERT per 1,000 rows (as SQLAlchemy batches them); more than one
+        batch between BEGIN and COMMIT."""
         now = self._now()
         rows = [(now, now, i.title, i.description, i.completed, user_id) for i in items]
         cursor = self.connection.cursor()
         try:
-            self._act_as(cursor, user_id)
-            if self.postgres:
-                psycopg2.extras.execute_values(cursor, INSERT_VALUES, rows, page_size=1000)
-            else:
+            if not self.postgres:
                 cursor.executemany(INSERT_ROW, rows)
+            else:
+                several = len(rows) > BATCH
+                if several:
+                    cursor.execute("BEGIN")
+                sql = self._named(user_id, INSERT_VALUES)
+                psycopg2.extras.execute_values(cursor, sql, rows, page_size=BATCH)
+                if several:
+                    cursor.execute("COMMIT")
         finally:
             cursor.close()
         self._commit()
@@ -203,9 +213,13 @@ class RawDriver:
         return ids
 
     def end(self) -> None:
-        """End the transaction a read opened (psycopg2 opens one implicitly)."""
-        self.connection.rollback()
-        self._named = None
+        """End any transaction still open (an EXPLAIN's, or SQLite's)."""
+        if not self.postgres:
+            self.connection.rollback()
+        elif self.connection.get_transaction_status() != TRANSACTION_STATUS_IDLE:
+            cursor = self.connection.cursor()
+            cursor.execute("ROLLBACK")
+            cursor.close()
 
     def close(self) -> None:
         self.connection.close()

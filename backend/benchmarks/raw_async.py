@@ -4,8 +4,8 @@ The asyncio engine (`src.database.async_connection`) drives psycopg 3 with
 server-side prepared statements off (`prepare_threshold=None`); this twin
 connects the same way and sends the statements of `raw.py` (the same text as
 the package's, captured on the blocking path, and the same on this one:
-`check_equivalence_async` compares the rows), the same `set_config` naming the
-user to row security when the package sends it, and a COMMIT after each write.
+`check_equivalence_async` compares the rows), with the same `SET LOCAL` naming
+the user to row security in the same Query message, on an autocommit connection.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import psycopg
 from sqlalchemy.engine import URL
 
 from benchmarks.raw import (
-    ACT_AS,
     COUNT,
     FILTERED_PAGE,
     FIRST_PAGE,
@@ -27,6 +26,7 @@ from benchmarks.raw import (
     RENAME,
     TOGGLE,
     Row,
+    named,
 )
 from src.models import TodoCreate
 
@@ -42,37 +42,34 @@ class AsyncRawDriver:
     def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
         self.connection = connection
         self.act_as_setting: str | None = None  # as `RawDriver.act_as_setting`
-        self._named: int | None = None
 
     @classmethod
     async def connect(cls, url: URL) -> AsyncRawDriver:
         arguments = url.translate_connect_args(username="user", database="dbname")
         parameters: dict[str, Any] = {**arguments, **url.query}
-        connection = await psycopg.AsyncConnection.connect(**parameters, prepare_threshold=None)
+        connection = await psycopg.AsyncConnection.connect(
+            **parameters,
+            prepare_threshold=None,
+            autocommit=True,  # each Query message its own transaction, as the package
+            cursor_factory=psycopg.AsyncClientCursor,  # two statements in one message
+        )
         return cls(connection)
 
-    async def _act_as(self, cursor: psycopg.AsyncCursor[Any], user_id: int) -> None:
-        if self.act_as_setting is not None and self._named != user_id:
-            await cursor.execute(ACT_AS, (self.act_as_setting, str(user_id)))
-            self._named = user_id
-
-    async def _commit(self) -> None:
-        await self.connection.commit()
-        self._named = None
+    async def _execute(self, user_id: int, sql: str, parameters: Any) -> psycopg.AsyncCursor[Any]:
+        """Run `sql` as `user_id` in one message; the cursor ends on the statement's result."""
+        cursor = self.connection.cursor()
+        await cursor.execute(named(self.act_as_setting, user_id, sql), parameters)
+        while cursor.nextset():
+            pass
+        return cursor
 
     async def _rows(self, user_id: int, sql: str, *parameters: Any) -> list[Row]:
-        async with self.connection.cursor() as cursor:
-            await self._act_as(cursor, user_id)
-            await cursor.execute(sql, parameters)
+        async with await self._execute(user_id, sql, parameters) as cursor:
             return await cursor.fetchall()
 
     async def _write(self, user_id: int, sql: str, *parameters: Any) -> Row | None:
-        async with self.connection.cursor() as cursor:
-            await self._act_as(cursor, user_id)
-            await cursor.execute(sql, parameters)
-            row = await cursor.fetchone()
-        await self._commit()
-        return row
+        async with await self._execute(user_id, sql, parameters) as cursor:
+            return await cursor.fetchone()
 
     async def first_page(self, user_id: int, limit: int = 50) -> list[Row]:
         return await self._rows(user_id, FIRST_PAGE, user_id, limit + 1)
@@ -90,10 +87,7 @@ class AsyncRawDriver:
         return await self._rows(user_id, COUNT, user_id)
 
     async def get(self, user_id: int, todo_id: int) -> Row | None:
-        async with self.connection.cursor() as cursor:
-            await self._act_as(cursor, user_id)
-            await cursor.execute(GET, (user_id, todo_id))
-            return await cursor.fetchone()
+        return await self._write(user_id, GET, user_id, todo_id)
 
     async def rename(self, user_id: int, todo_id: int, title: str) -> Row | None:
         now = datetime.now(UTC)
@@ -106,19 +100,25 @@ class AsyncRawDriver:
         """Multi-row INSERTs of `INSERT_PAGE` rows each, then COMMIT (what the package sends)."""
         now = datetime.now(UTC)
         rows = [(now, now, i.title, i.description, i.completed, user_id) for i in items]
+        several = len(rows) > INSERT_PAGE
         async with self.connection.cursor() as cursor:
-            await self._act_as(cursor, user_id)
+            if several:
+                await cursor.execute("BEGIN")
             for start in range(0, len(rows), INSERT_PAGE):
                 page = rows[start : start + INSERT_PAGE]
                 sql = INSERT_HEAD + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(page))
-                await cursor.execute(sql, [value for row in page for value in row])
-        await self._commit()
+                await cursor.execute(
+                    named(self.act_as_setting, user_id, sql),
+                    [value for row in page for value in row],
+                )
+            if several:
+                await cursor.execute("COMMIT")
         return len(rows)
 
     async def end(self) -> None:
-        """End the transaction a read opened (psycopg opens one implicitly)."""
-        await self.connection.rollback()
-        self._named = None
+        """End any transaction still open (autocommit leaves none after a call)."""
+        if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await self.connection.execute("ROLLBACK")
 
     async def close(self) -> None:
         await self.connection.close()

@@ -1,4 +1,4 @@
-"""Service-level benchmark: the example FastAPI service against a peer-style one, under load.
+"""Service-level benchmark: the example FastAPI service against a peer and the raw driver.
 
     cd backend && ../.venv/bin/python -m benchmarks.service            # 50 users, 2 rounds
     cd backend && ../.venv/bin/python -m benchmarks.service --quick    # the CI size
@@ -9,9 +9,14 @@
 It starts the tests' Neon-like stand-in (TLS PostgreSQL with SCRAM, TLS
 PgBouncer in transaction mode), migrates and seeds two databases alike
 (`benchmarks.service_stack`), and then, round after round, runs each service
-under uvicorn (2 workers, default pool settings) in the order package-sync,
-peer, package-async, peer: a warm-up of the same load, then the measured load
-(`benchmarks.service_load`) with CPU and pooler logins read before and after.
+under uvicorn (2 workers, default pool settings) in the order of `ROUND`: a
+warm-up of the same load, then the measured load (`benchmarks.service_load`)
+with CPU and pooler logins read before and after. The variants are the example
+service (`package-sync`, `package-async`), the raw-driver limit (`raw`:
+`benchmarks.raw_service`, the same API and SQL on bare psycopg 3, on the
+package's database with row security on, as the application role) and the
+peer (`benchmarks.peer_service`); runs alternate, so drift in the machine's
+speed falls on every variant alike.
 Every process it starts (cluster, pooler, uvicorn) is stopped on every way
 out. Figures are printed and written, never judged: the exit status is 1 only
 if a service answered wrongly.
@@ -46,8 +51,9 @@ VARIANTS = {
     "package-sync": ("examples.sync_app:app", PACKAGE_DATABASE),
     "peer": ("benchmarks.peer_service:app", PEER_DATABASE),
     "package-async": ("examples.async_app:app", PACKAGE_DATABASE),
+    "raw": ("benchmarks.raw_service:app", PACKAGE_DATABASE),
 }
-ROUND = ("package-sync", "peer", "package-async", "peer")
+ROUND = ("package-sync", "raw", "peer", "package-async", "raw", "peer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,8 @@ class Sizes:
 
 
 FULL = Sizes(users=50, todos_per_user=1000, rounds=2, warmup_s=5, duration_s=25, max_cycles=2000)
-QUICK = Sizes(users=8, todos_per_user=100, rounds=1, warmup_s=1, duration_s=4, max_cycles=200)
+# Six runs a round: 3 s each keeps the CI size under a minute (as four runs of 4 s did).
+QUICK = Sizes(users=8, todos_per_user=100, rounds=1, warmup_s=1, duration_s=3, max_cycles=200)
 
 
 def _service_environment(url: str, secret: str) -> dict[str, str]:

@@ -3,7 +3,9 @@
 A variant's figures pool all of its runs: requests per second is all its
 requests over all its measured seconds, latencies are percentiles of all its
 samples, CPU per request is all the CPU over all the requests. The targets of
-issue 15 are printed as met or missed against the peer, never asserted.
+issue 15 are printed as met or missed against the peer, and the raw-driver
+limit's (`limit_targets`) against the raw service, with both sides' figures;
+none is ever asserted.
 """
 
 from __future__ import annotations
@@ -109,10 +111,52 @@ def targets(s: dict[str, Summary]) -> list[tuple[str, str, bool]]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    """One ratio target: `numerator`'s figure over `denominator`'s, against `bound`."""
+
+    target: str
+    figure: str  # what is compared, with its unit
+    numerator: str  # variant
+    numerator_value: float
+    denominator: str  # variant
+    denominator_value: float
+    bound: float
+    at_least: bool  # the ratio must be >= bound (else <= bound)
+
+    @property
+    def ratio(self) -> float:
+        return self.numerator_value / self.denominator_value
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.bound if self.at_least else self.ratio <= self.bound
+
+
+LIMIT_VARIANTS = frozenset({"package-sync", "package-async", "raw"})
+
+
+def limit_targets(s: dict[str, Summary]) -> list[Ratio]:
+    """The package's service against the raw-driver limit (`benchmarks.raw_service`)."""
+    if not s.keys() >= LIMIT_VARIANTS:
+        return []
+    sync, raw, aio = s["package-sync"], s["raw"], s["package-async"]
+    service_cpu = "service CPU ms/request"
+    return [
+        Ratio("sync requests/s ≥ 0.85x the raw driver's", "requests/s",
+              sync.variant, sync.requests_per_s, raw.variant, raw.requests_per_s, 0.85, True),
+        Ratio("sync service CPU per request ≤ 1.25x the raw driver's", service_cpu,
+              sync.variant, sync.cpu_ms_per_request["service"],
+              raw.variant, raw.cpu_ms_per_request["service"], 1.25, False),
+        Ratio("async requests/s ≥ 1x sync's", "requests/s",
+              aio.variant, aio.requests_per_s, sync.variant, sync.requests_per_s, 1.0, True),
+    ]  # fmt: skip
+
+
 def markdown(s: dict[str, Summary], sizes: str, command: str, wall_s: float) -> str:
     variants = list(s.values())
     lines = [
-        "# Service benchmark: example service vs peer-style service",
+        "# Service benchmark: example service vs peer-style service and the raw driver",
         "",
         f"`{command}` — {sizes}; uvicorn 2 workers each, default pool settings, through a TLS "
         f"PgBouncer (transaction mode) in front of a TLS PostgreSQL; wall time {wall_s:.0f} s.",
@@ -140,6 +184,15 @@ def markdown(s: dict[str, Summary], sizes: str, command: str, wall_s: float) -> 
         lines += ["", "| target (issue 15) | measured | |", "|---|--:|---|"]
         for target, measured, met in targets(s):
             lines.append(f"| {target} | {measured} | {MET if met else MISSED} |")
+    if ratios := limit_targets(s):
+        lines += ["", "| target (raw-driver limit) | figure | package | limit | ratio | |"]
+        lines.append("|---|---|--:|--:|--:|---|")
+        for r in ratios:
+            lines.append(
+                f"| {r.target} | {r.figure} | {r.numerator} {r.numerator_value:,.2f} | "
+                f"{r.denominator} {r.denominator_value:,.2f} | {r.ratio:.2f}x | "
+                f"{MET if r.met else MISSED} |"
+            )
     return "\n".join(lines)
 
 
@@ -162,13 +215,31 @@ def to_json(s: dict[str, Summary], runs: list[Run]) -> dict[str, Any]:
         "targets": [
             {"target": t, "measured": m, "met": ok} for t, m, ok in targets(s)
         ] if {"package-sync", "peer", "package-async"} <= s.keys() else [],
+        "limit_targets": [
+            {
+                "target": r.target,
+                "figure": r.figure,
+                "numerator": {"variant": r.numerator, "value": round(r.numerator_value, 4)},
+                "denominator": {"variant": r.denominator, "value": round(r.denominator_value, 4)},
+                "ratio": round(r.ratio, 3),
+                "bound": r.bound,
+                "at_least": r.at_least,
+                "met": r.met,
+            }
+            for r in limit_targets(s)
+        ],
     }  # fmt: skip
 
 
 def write_chart(s: dict[str, Summary], path: Path) -> None:
     """Left: requests/s and CPU per request; right: p50 bars with p99 whiskers per endpoint."""
     variants = list(s.values())
-    colors = {"package-sync": "#3b6ea8", "package-async": "#6aa84f", "peer": "#9a9a9a"}
+    colors = {
+        "package-sync": "#3b6ea8",
+        "package-async": "#6aa84f",
+        "raw": "#c27ba0",
+        "peer": "#9a9a9a",
+    }
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(1, 2))
     names = [v.variant for v in variants]
     left.bar(names, [v.requests_per_s for v in variants],

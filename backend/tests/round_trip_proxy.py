@@ -38,7 +38,6 @@ class RoundTripProxy:
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._exchanges = 0
-        self.first_bytes: list[bytes] = []
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -140,7 +139,6 @@ class RoundTripProxy:
                         state["client_spoke_last"] = True
                         if starts_exchange:
                             self._exchanges += 1
-                            self.first_bytes.append(data[:80])
                     if starts_exchange and self.delay_s:
                         time.sleep(self.delay_s)
                 else:
