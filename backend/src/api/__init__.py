@@ -15,6 +15,7 @@ from src.api.deps import (
     SessionDep,
     UserIdHookMissingError,
     current_user_id,
+    request_session,
     use_user_id,
 )
 from src.api.errors import RETRY_AFTER_S, register_error_handlers
@@ -29,5 +30,6 @@ __all__ = [
     "close_database_on_shutdown",
     "current_user_id",
     "register_error_handlers",
+    "request_session",
     "use_user_id",
 ]
