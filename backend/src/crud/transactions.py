@@ -43,7 +43,7 @@ from sqlmodel import col
 from src.database import autocommit
 from src.errors import DataLayerError, NotFoundError, SessionConfigurationError
 from src.models import Todo, User
-from src.models.row_security import act_as, as_user, names_users
+from src.models.row_security import as_user, names_users
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,11 @@ def all_or_nothing(
     """
     session.info.pop(_HELD, None)  # left by a rollback of the caller's own
     _reload_pending(session)  # objects a reload could not reach last time (database away)
-    own = _begin(session, user_id, single_statement=single_statement)
+    own = False
     try:
+        # Inside the try: a failure while beginning (a full pool, an interrupt) is rolled
+        # back too, so no connection carrying a user outlives the operation.
+        own = _begin(session, user_id, single_statement=single_statement)
         yield
         if own or writes:
             end_keeping_objects(session)
@@ -89,10 +92,13 @@ def all_or_nothing(
 def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> bool:
     """Begin the operation's own transaction; False if it joins one the caller holds.
 
-    Its own: the connection carries the user for every statement of the
-    operation (flushes included) and, for a single statement with nothing
-    unsaved to flush, autocommit. Joined: the user is named in the caller's
-    transaction, once.
+    Either way the connection carries the user for every statement of the
+    operation (flushes included), and the statement hook names it: with every
+    statement on an autocommit connection, once per transaction otherwise.
+    Its own transaction is autocommit for a single statement with nothing
+    unsaved to flush. A joined connection keeps the user for the rest of the
+    caller's transaction, as `SET LOCAL` does; an operation without a user
+    (the account operations) clears it.
     """
     bind = session.get_bind()
     own = isinstance(bind, Engine) and not session.in_transaction()
@@ -103,15 +109,11 @@ def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> 
             "the engine was not built by src.database (build_engine, build_async_engine, "
             "get_engine), so it cannot name the user to row security"
         )
-    if not own:
-        if user_id is not None:
-            act_as(session, user_id)
-        return False
-    options = {} if user_id is None else as_user(user_id)
-    connection = session.connection(execution_options=options)
-    if single_statement and not (session.new or session.dirty or session.deleted):
+    connection = session.connection()
+    connection.execution_options(**as_user(user_id))  # in place, None clears it
+    if own and single_statement and not (session.new or session.dirty or session.deleted):
         autocommit.switch_on(connection)
-    return True
+    return own
 
 
 def end_keeping_objects(session: Session) -> None:

@@ -40,6 +40,14 @@ def switch_on(connection: Connection) -> None:
     pooled.info[_SWITCHED] = True
 
 
+def is_on(connection: Connection) -> bool:
+    """Whether `connection` was switched to autocommit for its operation."""
+    try:
+        return bool(connection.connection.info.get(_SWITCHED, False))
+    except Exception:  # the connection is already closed or invalidated
+        return False
+
+
 def _switch_off(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     if not record.info.pop(_SWITCHED, False) or dbapi_connection is None:
         return

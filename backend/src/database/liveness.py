@@ -21,6 +21,13 @@ connection older than it (a suspend drops them all) and connects afresh, so
 the caller never sees the dead one. A connection that dies while in use is
 still reported as `DatabaseConnectionError` by `resilience.py`.
 
+What it does not catch: a server host that crashed or failed over without
+closing its connections sends nothing; the socket stays quiet until the
+keepalives give up (about a minute). A request in that minute fails with
+`DatabaseConnectionError` (503 with `Retry-After` from `src.api`), and the
+pool then replaces every older connection. A timer would catch only the
+connections idle longer than its window, at a round trip on every request.
+
 `DB_POOL_PING_AFTER_IDLE_S=0` pings at every checkout, like `pool_pre_ping`.
 """
 

@@ -36,6 +36,7 @@ from sqlalchemy.pool import (
 )
 from sqlalchemy.util import await_only
 
+from src.database import autocommit
 from src.errors import DatabaseConnectionError, PoolExhaustedError
 
 logger = logging.getLogger(__name__)
@@ -153,10 +154,17 @@ def install(engine: Engine, url: URL, retry_budget_s: float) -> None:
     def _lost_connection(context: ExceptionContext) -> BaseException | None:
         if context.is_pre_ping or not context.is_disconnect:
             return None  # a failed pre-ping is answered by replacing the connection
+        connection = context.connection
+        outcome = (
+            "the statement may have taken effect (it was its own transaction): "
+            "check before repeating a write"
+            if connection is not None and autocommit.is_on(connection)
+            else "the transaction in progress was not committed (if it was committing, "
+            "check whether it took effect)"
+        )
         return DatabaseConnectionError(
             f"lost the connection to {masked(url)}: "
-            f"{reason_of(context.original_exception, url)}; the transaction in progress "
-            "was not committed (if it was committing, check whether it took effect)"
+            f"{reason_of(context.original_exception, url)}; {outcome}"
         )
 
     # Global on purpose: SQLAlchemy logs every engine's rows on this one shared

@@ -61,8 +61,8 @@ _NAMED_USER = "todo.row_security_user"  # Connection.info: (transaction, user_id
 _ENGINES_THAT_NAME: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def as_user(user_id: int) -> Mapping[str, Any]:
-    """Execution options that run a statement as `user_id` under row security."""
+def as_user(user_id: int | None) -> Mapping[str, Any]:
+    """Execution options that run a statement as `user_id` under row security (None: nobody)."""
     return {USER_OPTION: user_id}
 
 
@@ -74,6 +74,7 @@ def naming_sql(user_id: int) -> str:
 def install_user_naming(engine: Engine) -> None:
     """Have `engine` name the user of every statement run with `as_user` (PostgreSQL only)."""
     event.listen(engine, "before_cursor_execute", _name_in_statement, retval=True)
+    event.listen(engine, "after_cursor_execute", _named_in_statement)
     _ENGINES_THAT_NAME.add(engine)
 
 
@@ -103,15 +104,40 @@ def _name_in_statement(  # noqa: PLR0917  SQLAlchemy's event signature
     user_id = context.execution_options.get(USER_OPTION)
     if user_id is None:
         return statement, parameters
-    if not _autocommit(connection):
-        transaction = connection.get_nested_transaction() or connection.get_transaction()
-        if connection.info.get(_NAMED_USER) == (transaction, user_id):
-            return statement, parameters
-        connection.info[_NAMED_USER] = (transaction, user_id)
+    if not _autocommit(connection) and connection.info.get(_NAMED_USER) == (
+        _current_transaction(connection),
+        user_id,
+    ):
+        return statement, parameters
     if executemany and context.execute_style is ExecuteStyle.EXECUTEMANY:  # not insertmanyvalues
         cursor.execute(naming_sql(user_id))
         return statement, parameters
     return f"{naming_sql(user_id)}; {statement}", parameters
+
+
+def _named_in_statement(
+    connection: Connection,
+    _cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: ExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    """Remember, once the server ran it, whom the transaction now names.
+
+    Only after success: a statement the driver refused before sending (a NUL
+    in a parameter, an interrupt) never named anyone, and a statement after
+    it must still carry the naming.
+    """
+    if context is None or _autocommit(connection):
+        return
+    user_id = context.execution_options.get(USER_OPTION)
+    if user_id is not None:
+        connection.info[_NAMED_USER] = (_current_transaction(connection), user_id)
+
+
+def _current_transaction(connection: Connection) -> object:
+    return connection.get_nested_transaction() or connection.get_transaction()
 
 
 def _autocommit(connection: Connection) -> bool:
@@ -134,7 +160,7 @@ def act_as(session: Session, user_id: int) -> None:
             "act_as needs a transaction: on an autocommit connection the setting "
             "would end with the statement that sets it"
         )
-    transaction = connection.get_nested_transaction() or connection.get_transaction()
+    transaction = _current_transaction(connection)
     if connection.info.get(_NAMED_USER) == (transaction, user_id):
         return
     connection.exec_driver_sql(naming_sql(user_id))

@@ -249,7 +249,7 @@ def test_with_the_database_away_the_operations_own_error_propagates_and_held_tod
             # Lost mid-use, or (if the close reached the idle socket first) seen at checkout
             # and refused on reconnecting: either way the operation's own typed error.
             with pytest.raises(
-                DatabaseConnectionError, match="lost the connection|cannot reach the database"
+                DatabaseConnectionError, match=r"lost the connection|cannot reach the database"
             ):
                 crud.update_todo(session, uid(ann), held_id, TodoUpdate(title="changed"))
             postgres_server.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(quoted))

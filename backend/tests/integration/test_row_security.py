@@ -11,13 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, event, text
-from sqlalchemy.exc import ProgrammingError
-from sqlmodel import Session
+from sqlalchemy.exc import ProgrammingError, StatementError
+from sqlmodel import Session, col, select
 
 from src import crud
+from src.database import autocommit
 from src.database.connection import new_session
 from src.database.roles import row_security_applies
-from src.models import TodoCreate
+from src.models import Todo, TodoCreate
+from src.models.row_security import as_user
 from tests.conftest import act_as, add_user
 
 # The shared `engine` and `session` fixtures, on the backends that have row security.
@@ -210,3 +212,32 @@ def record_statements(engine: Engine) -> _Recorder:
 
 def _pg(engine: Engine, count: int) -> int:
     return count if engine.dialect.name == "postgresql" else 0
+
+
+def test_an_operation_interrupted_while_beginning_leaves_no_user_behind(
+    session: Session, two_users: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann, bob = two_users
+
+    def interrupted(_connection: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(autocommit, "switch_on", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        crud.list_todos(session, ann)
+    monkeypatch.undo()
+    assert not session.in_transaction()  # rolled back: no connection still carrying Ann
+    assert [todo.title for todo in crud.list_todos(session, bob).items] == ["b1"]
+    assert titles(session) == []  # a bare read names nobody and sees nothing
+
+
+def test_a_statement_the_driver_refused_does_not_count_as_naming_its_user(
+    session: Session, two_users: tuple[int, int]
+) -> None:
+    ann, bob = two_users
+    refused = select(Todo).where(col(Todo.title) == "nul \x00 byte")  # psycopg2 refuses it
+    with session.begin():  # the caller's own transaction: operations join it
+        assert len(crud.list_todos(session, ann).items) == 2  # Ann named in the transaction
+        with pytest.raises((ValueError, StatementError)):
+            session.execute(refused.execution_options(**as_user(bob)))
+        assert [todo.title for todo in crud.list_todos(session, bob).items] == ["b1"]
