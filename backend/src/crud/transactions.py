@@ -43,7 +43,7 @@ from sqlmodel import col
 from src.database import autocommit
 from src.errors import DataLayerError, NotFoundError, SessionConfigurationError
 from src.models import Todo, User
-from src.models.row_security import as_user, names_users
+from src.models.row_security import act_as, as_user, names_users
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +92,13 @@ def all_or_nothing(
 def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> bool:
     """Begin the operation's own transaction; False if it joins one the caller holds.
 
-    Either way the connection carries the user for every statement of the
-    operation (flushes included), and the statement hook names it: with every
-    statement on an autocommit connection, once per transaction otherwise.
-    Its own transaction is autocommit for a single statement with nothing
-    unsaved to flush. A joined connection keeps the user for the rest of the
-    caller's transaction, as `SET LOCAL` does; an operation without a user
-    (the account operations) clears it.
+    Its own: the connection carries the user for every statement of the
+    operation (flushes included), and the statement hook names it with every
+    statement on an autocommit connection (a single statement with nothing
+    unsaved to flush), once per transaction otherwise. That connection is
+    released when the operation ends, so the user goes with it. Joined: the
+    user is named once in the caller's transaction with `act_as`, leaving the
+    caller's connection as it was.
     """
     bind = session.get_bind()
     own = isinstance(bind, Engine) and not session.in_transaction()
@@ -109,11 +109,14 @@ def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> 
             "the engine was not built by src.database (build_engine, build_async_engine, "
             "get_engine), so it cannot name the user to row security"
         )
-    connection = session.connection()
-    connection.execution_options(**as_user(user_id))  # in place, None clears it
-    if own and single_statement and not (session.new or session.dirty or session.deleted):
+    if not own:
+        if user_id is not None:
+            act_as(session, user_id)
+        return False
+    connection = session.connection(execution_options=as_user(user_id))
+    if single_statement and not (session.new or session.dirty or session.deleted):
         autocommit.switch_on(connection)
-    return own
+    return True
 
 
 def end_keeping_objects(session: Session) -> None:
