@@ -10,6 +10,7 @@ that long for nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src import crud
 from src.crud import aio
+from src.database.connection import build_engine
+from src.database.migrations import upgrade_to_head
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
-from tests.conftest import add_user, add_user_async, tid, uid
+from tests.conftest import add_user, add_user_async, settings_for, tid, uid
 from tests.integration.test_passwords_migrated_in import PASSWORD, bcrypt_hash
 
 SECRET = SecretStr(PASSWORD)
@@ -150,3 +153,21 @@ async def test_an_async_read_refreshes_the_held_copy(
         await aio.update_todo(another_request, ann, tid(held), TodoUpdate(title="after"))
     assert await aio.get_todo(async_session, ann, tid(held)) is held
     assert held.title == "after"
+
+
+def test_on_sqlite_a_write_after_a_read_succeeds_while_other_sessions_write(
+    tmp_path: Path,
+) -> None:
+    """A read that kept its transaction kept a stale snapshot: the write after it failed at once
+    with `database is locked` when another session had committed in between."""
+    engine = build_engine(settings_for(f"sqlite:///{tmp_path / 'todo.db'}"))
+    try:
+        upgrade_to_head(engine)
+        with Session(engine) as first, Session(engine) as second:
+            ann = uid(crud.create_user(first, UserCreate(email="ann@example.com", password=SECRET)))
+            assert crud.count_todos(first, ann).total == 0  # a read on the first session
+            crud.create_todo(second, ann, TodoCreate(title="from another request"))
+            crud.create_todo(first, ann, TodoCreate(title="after my read"))
+            assert crud.count_todos(first, ann).total == 2
+    finally:
+        engine.dispose()
