@@ -78,8 +78,6 @@ def socket_has_news(record: ConnectionPoolEntry) -> bool:
     try:
         descriptor = record.driver_connection.fileno()  # type: ignore[union-attr]  # libpq's socket, both drivers
         readable, _, broken = select.select([descriptor], [], [descriptor], 0)
-    except (OSError, ValueError, AttributeError):
-        return True
-    except Exception:  # a driver's own error for a closed connection
+    except Exception:  # no socket (closed, invalidated, a driver's own error): let the ping decide
         return True
     return bool(readable or broken)
