@@ -22,6 +22,7 @@ from examples.service import (
 from src.api import (
     AsyncSessionDep,
     CurrentUserId,
+    TodoIdPath,
     close_database_on_shutdown,
     register_error_handlers,
     use_user_id,
@@ -46,7 +47,7 @@ async def count_todos(session: AsyncSessionDep, user_id: CurrentUserId) -> TodoC
 
 
 @app.get("/todos/{todo_id}", response_model=TodoRead)
-async def read_todo(todo_id: int, session: AsyncSessionDep, user_id: CurrentUserId) -> Todo:
+async def read_todo(todo_id: TodoIdPath, session: AsyncSessionDep, user_id: CurrentUserId) -> Todo:
     # Another user's todo is a 404, exactly like a missing one.
     return await aio.get_todo(session, user_id, todo_id)
 
@@ -73,16 +74,20 @@ async def list_todos(
 
 @app.patch("/todos/{todo_id}", response_model=TodoRead)
 async def update_todo(
-    todo_id: int, body: TodoUpdate, session: AsyncSessionDep, user_id: CurrentUserId
+    todo_id: TodoIdPath, body: TodoUpdate, session: AsyncSessionDep, user_id: CurrentUserId
 ) -> Todo:
     return await aio.update_todo(session, user_id, todo_id, body)
 
 
 @app.post("/todos/{todo_id}/toggle", response_model=TodoRead)
-async def toggle_todo(todo_id: int, session: AsyncSessionDep, user_id: CurrentUserId) -> Todo:
+async def toggle_todo(
+    todo_id: TodoIdPath, session: AsyncSessionDep, user_id: CurrentUserId
+) -> Todo:
     return await aio.toggle_completed(session, user_id, todo_id)
 
 
 @app.delete("/todos/{todo_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_todo(todo_id: int, session: AsyncSessionDep, user_id: CurrentUserId) -> None:
+async def delete_todo(
+    todo_id: TodoIdPath, session: AsyncSessionDep, user_id: CurrentUserId
+) -> None:
     await aio.delete_todo(session, user_id, todo_id)

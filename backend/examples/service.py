@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from examples.auth import TokenSigner
 from src.crud import TodoCounts, TodoPage
+from src.crud.arguments import Cursor, PageSize
 from src.models import TodoRead, User
 from src.models.user import PASSWORD_MAX_LENGTH
 
@@ -32,13 +33,13 @@ class TokenRead(BaseModel):
 
 
 class ListQuery(BaseModel):
-    """`GET /todos` query parameters; the operation checks their ranges (one place for rules)."""
+    """`GET /todos` query parameters, with the operation's own rules (refused with 422)."""
 
     model_config = ConfigDict(extra="forbid")
 
     completed: bool | None = None
-    cursor: str | None = None
-    limit: int = 50
+    cursor: Cursor | None = None
+    limit: PageSize = 50
     newest_first: bool = True
 
 

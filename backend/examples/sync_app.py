@@ -23,6 +23,7 @@ from src import crud
 from src.api import (
     CurrentUserId,
     SessionDep,
+    TodoIdPath,
     close_database_on_shutdown,
     register_error_handlers,
     use_user_id,
@@ -46,7 +47,7 @@ def count_todos(session: SessionDep, user_id: CurrentUserId) -> TodoCountsRead:
 
 
 @app.get("/todos/{todo_id}", response_model=TodoRead)
-def read_todo(todo_id: int, session: SessionDep, user_id: CurrentUserId) -> Todo:
+def read_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) -> Todo:
     # Another user's todo is a 404, exactly like a missing one.
     return crud.get_todo(session, user_id, todo_id)
 
@@ -73,16 +74,16 @@ def list_todos(
 
 @app.patch("/todos/{todo_id}", response_model=TodoRead)
 def update_todo(
-    todo_id: int, body: TodoUpdate, session: SessionDep, user_id: CurrentUserId
+    todo_id: TodoIdPath, body: TodoUpdate, session: SessionDep, user_id: CurrentUserId
 ) -> Todo:
     return crud.update_todo(session, user_id, todo_id, body)
 
 
 @app.post("/todos/{todo_id}/toggle", response_model=TodoRead)
-def toggle_todo(todo_id: int, session: SessionDep, user_id: CurrentUserId) -> Todo:
+def toggle_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) -> Todo:
     return crud.toggle_completed(session, user_id, todo_id)
 
 
 @app.delete("/todos/{todo_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_todo(todo_id: int, session: SessionDep, user_id: CurrentUserId) -> None:
+def delete_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) -> None:
     crud.delete_todo(session, user_id, todo_id)

@@ -20,6 +20,10 @@ class DatabaseURLError(DataLayerError):
         self.rule = rule
 
 
+class SettingsFileError(DataLayerError):
+    """A settings file (`.env`) cannot be read as text; the message names the file, no value."""
+
+
 class DatabaseConnectionError(DataLayerError):
     """The database could not be reached; the message carries the masked URL and cause."""
 

@@ -20,12 +20,14 @@ from src.api.deps import (
 )
 from src.api.errors import RETRY_AFTER_S, register_error_handlers
 from src.api.lifespan import close_database_on_shutdown
+from src.api.params import TodoIdPath
 
 __all__ = [
     "RETRY_AFTER_S",
     "AsyncSessionDep",
     "CurrentUserId",
     "SessionDep",
+    "TodoIdPath",
     "UserIdHookMissingError",
     "close_database_on_shutdown",
     "current_user_id",

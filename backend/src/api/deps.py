@@ -25,7 +25,6 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from src.database.async_connection import get_async_session
-from src.database.closing import close_quietly
 from src.database.connection import new_session
 
 
@@ -45,9 +44,9 @@ async def request_session() -> AsyncIterator[Session]:
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(close_quietly, session)
+            await run_in_threadpool(session.close)
         else:
-            close_quietly(session)
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]

@@ -4,16 +4,26 @@
 | --- | --- |
 | `NotFoundError` (a todo of another user included) | 404 |
 | `DuplicateEmailError` | 409 |
-| a request or an operation argument breaking a rule | 422, naming the field |
+| a request (path, query, body) breaking a rule | 422, naming the field |
 | `InvalidCursorError` | 400 |
 | `DatabaseConnectionError`, `PoolExhaustedError` | 503 with `Retry-After` |
-| anything else | 500 |
+| anything else, a `ValidationError` raised past the request included | 500 |
 
 No body ever carries a stack trace, and validation errors never echo the input
 (FastAPI's default 422 does, and a register request's input is a password).
 A 503 tells the client nothing about the database; the log gets the reason,
 whose URL has its password masked. Unexpected errors get a bare 500 here;
 Starlette then re-raises them so the server logs them with their traceback.
+
+Only the client's own input is a 4xx. A pydantic `ValidationError` that
+reaches a handler was not raised by FastAPI reading the request (that is a
+`RequestValidationError`): it comes from the server's configuration (a bad
+`DB_POOL_SIZE`, production without `CURSOR_SECRET_KEY`), from the
+application's verifier returning something that is not a user id, or from an
+endpoint passing on a value it never declared with a rule (`params.py` holds
+the declared forms). None of those is the client's to fix, and its message
+(a setting's name and rule) is not the client's to read: a 500, reason in
+the log.
 """
 
 from __future__ import annotations
@@ -25,7 +35,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from src.errors import (
@@ -47,7 +56,6 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(DuplicateEmailError, _duplicate_email)
     app.add_exception_handler(RequestValidationError, _request_invalid)
-    app.add_exception_handler(ValidationError, _argument_invalid)
     app.add_exception_handler(InvalidCursorError, _invalid_cursor)
     app.add_exception_handler(DatabaseConnectionError, _database_unavailable)
     app.add_exception_handler(PoolExhaustedError, _database_busy)
@@ -76,12 +84,6 @@ async def _duplicate_email(_request: Request, _exc: Exception) -> JSONResponse:
 async def _request_invalid(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return _answer(422, field_errors(exc.errors()))
-
-
-async def _argument_invalid(_request: Request, exc: Exception) -> JSONResponse:
-    """An operation refused an argument the request passed on (an id out of range, say)."""
-    assert isinstance(exc, ValidationError)
-    return _answer(422, field_errors(exc.errors(include_input=False)))
 
 
 async def _invalid_cursor(_request: Request, exc: Exception) -> JSONResponse:

@@ -24,10 +24,11 @@ from pydantic import (
     field_serializer,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from src.config.sources import DotEnvFileSource, EnvironmentSource
 from src.errors import DatabaseURLError
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_file=".env",
-        env_file_encoding="utf-8",
+        # pydantic-settings reads the file with its own reader before
+        # `settings_customise_sources` swaps in ours (sources.py), which picks the
+        # encoding from the byte-order mark; Latin-1 decodes any bytes, so that
+        # first, discarded read can never fail where ours gives a clear error.
+        env_file_encoding="latin-1",
         extra="ignore",
         hide_input_in_errors=True,
         frozen=True,
@@ -149,11 +154,34 @@ class Settings(BaseSettings):
     connect_retry_budget_s: float = Field(
         default=15.0, alias="DB_CONNECT_RETRY_BUDGET_S", ge=0, le=300
     )
+    # How long a migration may wait for its table locks on PostgreSQL before it gives up,
+    # changing nothing (src.database.migration_locks); requests queue behind it meanwhile.
+    migration_lock_timeout_s: float = Field(
+        default=10.0, alias="DB_MIGRATION_LOCK_TIMEOUT_S", gt=0, le=600
+    )
     echo: bool = Field(default=False, alias="DB_ECHO")
     # Signs pagination cursors; every process serving the same clients needs the same key.
     cursor_secret_key: SecretStr | None = Field(
         default=None, alias="CURSOR_SECRET_KEY", min_length=32, max_length=512
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual order (arguments, environment, `.env`), read as pasted (`sources.py`)."""
+        env_file = getattr(dotenv_settings, "env_file", settings_cls.model_config.get("env_file"))
+        return (
+            init_settings,
+            EnvironmentSource(settings_cls),
+            DotEnvFileSource(settings_cls, env_file=env_file),
+            file_secret_settings,
+        )
 
     @field_serializer("database_url")
     def _masked(self, url: URL | None) -> str | None:

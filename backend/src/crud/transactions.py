@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from src.database import autocommit
+from src.database.resilience import is_interrupt
 from src.errors import DataLayerError, NotFoundError, SessionConfigurationError
 from src.models import Todo, User
 from src.models.row_security import act_as, as_user, names_users
@@ -84,8 +85,11 @@ def all_or_nothing(
         if own:
             end_keeping_objects(session)
         raise
-    except BaseException:
-        roll_back(session)
+    except BaseException as exc:
+        # After an interrupt the caller wants control back: no reload now (the next
+        # operation on the session does it), only the rollback, which on the
+        # connection the interrupt cut is local (SQLAlchemy discarded that connection).
+        roll_back(session, reload=not is_interrupt(exc))
         raise
 
 
@@ -145,8 +149,9 @@ def _note_held_objects(session: Session) -> None:
             todos[loaded["user_id"]].add(loaded["id"])
 
 
-def roll_back(session: Session) -> None:
-    """Roll the session back, then reload the users and todos it held.
+def roll_back(session: Session, *, reload: bool = True) -> None:
+    """Roll the session back, then reload the users and todos it held (or leave that to
+    the next operation on the session, `reload=False`).
 
     Never raises: it runs while an operation's own error propagates, and that
     error (not a failure of this clean-up) is what the caller must see.
@@ -156,7 +161,8 @@ def roll_back(session: Session) -> None:
     except _RELOAD_FAILURES:
         logger.debug("rollback after a failed operation failed too", exc_info=True)
     session.info[_PENDING] = session.info.pop(_HELD, (set(), {}))
-    _reload_pending(session)
+    if reload:
+        _reload_pending(session)
 
 
 def _reload_pending(session: Session) -> None:

@@ -28,7 +28,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.config.settings import Settings, get_settings
 from src.database import resilience
-from src.database.closing import aclose_quietly, arollback_quietly
 from src.database.engine_factory import engine_options, libpq_connect_args, prepare
 from src.database.psycopg_cursor import LastResultCursor
 
@@ -86,22 +85,13 @@ async def get_async_session() -> AsyncIterator[AsyncSession]:
 
     Closing never raises because the connection is gone (see `closing.py`).
     """
-    session = new_async_session(await get_async_engine())
-    try:
+    async with new_async_session(await get_async_engine()) as session:
         yield session
-    finally:
-        await aclose_quietly(session)
 
 
 @asynccontextmanager
 async def async_session_scope(engine: AsyncEngine | None = None) -> AsyncIterator[AsyncSession]:
     """Commit when the block succeeds, roll back when it raises (never masking its error)."""
-    session = new_async_session(engine or await get_async_engine())
-    try:
-        yield session
+    async with new_async_session(engine or await get_async_engine()) as session:
+        yield session  # closing rolls back what was not committed
         await session.commit()
-    except BaseException:
-        await arollback_quietly(session)
-        raise
-    finally:
-        await aclose_quietly(session)

@@ -23,7 +23,6 @@ from sqlmodel import Session, SQLModel
 from src import models as _models  # noqa: F401  registers the tables on the metadata
 from src.config.settings import get_settings
 from src.database import resilience
-from src.database.closing import close_quietly, rollback_quietly
 from src.database.engine_factory import (
     build_engine,
     engine_options,
@@ -88,11 +87,8 @@ def get_session() -> Generator[Session, None, None]:
     The caller commits; whatever it did not commit is rolled back on close.
     Closing never raises because the connection is gone (see `closing.py`).
     """
-    session = new_session()
-    try:
+    with new_session() as session:
         yield session
-    finally:
-        close_quietly(session)
 
 
 @contextmanager
@@ -101,15 +97,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
     A failed commit raises; a failed rollback or close (connection gone) does not.
     """
-    session = new_session(engine)
-    try:
+    with new_session(engine) as session:  # closing rolls back what was not committed
         yield session
         session.commit()
-    except BaseException:
-        rollback_quietly(session)
-        raise
-    finally:
-        close_quietly(session)
 
 
 def create_db_and_tables(engine: Engine | None = None) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool, StaticPool
 
 from src.config.settings import Settings
 from src.database import autocommit, liveness, resilience
+from src.database.closing import install_quiet_rollback
 from src.models.row_security import install_user_naming
 
 
@@ -95,6 +96,7 @@ def prepare(engine: Engine, settings: Settings) -> None:
     """Per-connection set-up and resilience hooks (for a blocking or an async engine's core)."""
     url = engine.url  # the driver actually used, so messages name it
     resilience.install(engine, url, settings.connect_retry_budget_s)
+    install_quiet_rollback(engine)
     if url.get_backend_name() == "postgresql":
         liveness.install_idle_check(engine, settings.pool_ping_after_idle_s)
         install_user_naming(engine)

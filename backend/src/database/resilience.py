@@ -76,6 +76,16 @@ _TRANSIENT_MESSAGES = (
 _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """KeyboardInterrupt, SystemExit, a cancelled asyncio task: the caller's, not the database's.
+
+    They must reach the caller as themselves (an `asyncio.timeout` turns the
+    cancellation into TimeoutError only if it arrives unchanged); SQLAlchemy
+    already discards the one connection they cut, since its state is unknown.
+    """
+    return not isinstance(exc, Exception)
+
+
 def masked(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
@@ -154,6 +164,12 @@ def install(engine: Engine, url: URL, retry_budget_s: float) -> None:
     def _lost_connection(context: ExceptionContext) -> BaseException | None:
         if context.is_pre_ping or not context.is_disconnect:
             return None  # a failed pre-ping is answered by replacing the connection
+        if is_interrupt(context.original_exception):
+            if context.dialect.name == "sqlite":
+                # In-process: nothing was cut, so keep the connection (an in-memory
+                # database lives only as long as its one connection); roll back instead.
+                context.is_disconnect = False
+            return None  # raised as itself; SQLAlchemy discards only the connection it cut
         connection = context.connection
         outcome = (
             "the statement may have taken effect (it was its own transaction): "

@@ -9,13 +9,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy.engine import URL
+from sqlmodel import Session
 
-from src.api import RETRY_AFTER_S, CurrentUserId, register_error_handlers
+from src import crud
+from src.api import RETRY_AFTER_S, CurrentUserId, register_error_handlers, use_user_id
 from src.config.settings import get_settings
 from src.database.async_connection import get_async_engine
-from src.database.connection import get_engine
+from src.database.connection import build_engine, get_engine
 from tests.api.conftest import PASSWORD, new_account, serve
+from tests.conftest import settings_for
 from tests.neon_local import free_port
 
 
@@ -82,17 +86,76 @@ def test_a_body_breaking_a_rule_is_422_naming_each_field(client: TestClient) -> 
 
 
 @pytest.mark.parametrize(
-    ("url", "field"),
-    [("/todos/0", "todo_id"), (f"/todos/{2**63}", "todo_id"), ("/todos?limit=201", "limit")],
+    ("method", "url", "loc"),
+    [
+        ("GET", "/todos/0", ["path", "todo_id"]),
+        ("GET", f"/todos/{2**63}", ["path", "todo_id"]),
+        ("PATCH", "/todos/-1", ["path", "todo_id"]),
+        ("POST", "/todos/0/toggle", ["path", "todo_id"]),
+        ("DELETE", f"/todos/{2**64}", ["path", "todo_id"]),
+        ("GET", "/todos?limit=201", ["query", "limit"]),
+        ("GET", "/todos?limit=0", ["query", "limit"]),
+        ("GET", "/todos?cursor=", ["query", "cursor"]),
+        ("GET", f"/todos?cursor={'A' * 513}", ["query", "cursor"]),
+    ],
 )
-def test_an_argument_the_operation_refuses_is_422_naming_it(
-    client: TestClient, url: str, field: str
+def test_a_request_value_the_operation_would_refuse_is_422_naming_it(
+    client: TestClient, method: str, url: str, loc: list[str]
 ) -> None:
+    """Refused where FastAPI reads the request, with the operation's own rule."""
     ann = new_account(client, "ann@example.com")
-    answer = client.get(url, headers=ann)
+    answer = client.request(method, url, headers=ann, json={"title": "x"})
     assert answer.status_code == 422
-    assert answer.json()["detail"][0]["loc"] == [field]
+    assert answer.json()["detail"][0]["loc"] == loc
     assert_no_input_or_trace(answer)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"DB_POOL_SIZE": "many"},
+        {"DB_POOL_TIMEOUT_S": "-1"},
+        {"APP_ENV": "production", "CURSOR_SECRET_KEY": ""},  # production without a key
+        {"CURSOR_SECRET_KEY": "too-short"},
+    ],
+    ids=["pool-size", "pool-timeout", "production-without-key", "short-key"],
+)
+def test_a_server_setting_that_breaks_a_rule_is_a_bare_500_with_the_reason_for_the_log(
+    database_url: str,  # first: emptied after the variables below are gone again
+    client_of: Callable[..., TestClient],
+    service: ModuleType,
+    variables: dict[str, str],
+) -> None:
+    """The server's own configuration is not the client's input: never a 4xx, never named."""
+    client = client_of(database_url, **variables)
+    headers = {"Authorization": f"Bearer {service.signer.issue(1)}"}
+    quiet = TestClient(service.app, raise_server_exceptions=False)
+    for method, url, body in (
+        ("GET", "/todos/counts", None),
+        ("POST", "/users", {"email": "ann@example.com", "password": PASSWORD}),
+    ):
+        answer = quiet.request(method, url, headers=headers, json=body)
+        assert (answer.status_code, answer.json()) == (500, {"detail": "internal server error"})
+        assert_no_input_or_trace(answer, *variables, "too-short")
+        # Starlette hands the error on to the server, which logs it with its reason.
+        with pytest.raises(ValidationError) as raised:
+            client.request(method, url, headers=headers, json=body)
+        assert any(name in str(raised.value) for name in variables)
+
+
+@pytest.mark.parametrize("verified", ["7", 7.0, None, True, 0, 2**63, [7]])
+def test_a_verifier_that_returns_no_user_id_is_a_bare_500(verified: object) -> None:
+    """The application's verifier is server code: what it returns is not the client's input."""
+    app = FastAPI()
+    register_error_handlers(app)
+    use_user_id(app, lambda: verified)
+
+    @app.get("/todos/counts")
+    def counts(user_id: CurrentUserId) -> int:
+        return crud.count_todos(Session(build_engine(settings_for("sqlite://"))), user_id).total
+
+    answer = TestClient(app, raise_server_exceptions=False).get("/todos/counts")
+    assert (answer.status_code, answer.json()) == (500, {"detail": "internal server error"})
 
 
 def test_an_altered_or_foreign_cursor_is_400(client: TestClient) -> None:

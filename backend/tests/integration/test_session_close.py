@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import Session
 
 from src.database import async_connection, connection
 from src.database.async_connection import (
@@ -126,3 +128,53 @@ async def test_an_async_commit_that_cannot_reach_the_server_still_raises(
         async with async_session_scope(async_engine) as session:
             await (await session.connection()).execute(SELECT_1)  # a transaction is open
             server.terminate_backends()
+
+
+def test_a_session_made_by_hand_closes_quietly_after_the_backend_died(
+    server: NeonLikeServer, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`with new_session() as s:` and SQLModel's `with Session(engine) as s:` alike."""
+    for make in (connection.new_session, Session):
+        with caplog.at_level(logging.WARNING), make(engine) as session:
+            session.connection().execute(SELECT_1)  # a transaction is open on the server
+            assert server.terminate_backends() >= 1
+        assert len(closing_warnings(caplog)) == 1
+        caplog.clear()
+        with make(engine) as session:  # the dead connection was discarded, not handed out
+            assert session.execute(SELECT_1).scalar_one() == 1
+    assert PASSWORD not in caplog.text
+
+
+async def test_an_async_session_made_by_hand_closes_quietly_after_the_backend_died(
+    server: NeonLikeServer, async_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        async with async_connection.new_async_session(async_engine) as session:
+            await (await session.connection()).execute(SELECT_1)  # a transaction is open
+            assert server.terminate_backends() >= 1
+    assert len(closing_warnings(caplog)) == 1
+    async with async_connection.new_async_session(async_engine) as session:
+        assert (await (await session.connection()).execute(SELECT_1)).scalar_one() == 1
+    assert PASSWORD not in caplog.text
+
+
+def test_a_rollback_that_cannot_reach_the_server_discards_only_its_own_connection(
+    server: NeonLikeServer, engine: Engine
+) -> None:
+    def driver_connection(session: Session) -> object:
+        return session.connection().connection.dbapi_connection
+
+    with connection.new_session(engine) as first, connection.new_session(engine) as second:
+        first.execute(SELECT_1)
+        survivor = driver_connection(first)
+        second.execute(SELECT_1)
+        victim_pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        first.commit()  # back in the pool, idle
+        with closing(server.admin()) as admin, admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (victim_pid,))
+        second.rollback()  # quiet
+    with connection.new_session(engine) as first, connection.new_session(engine) as second:
+        assert first.execute(SELECT_1).scalar_one() == second.execute(SELECT_1).scalar_one()
+        # The survivor is still pooled; the victim's place was taken by a new connection.
+        assert survivor in (driver_connection(first), driver_connection(second))
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # a QueuePool

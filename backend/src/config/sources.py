@@ -1,0 +1,77 @@
+"""Where settings are read from, read the way people actually paste them.
+
+Two faults of pasted configuration used to change which database the process
+used without a word:
+
+- A variable exported with nothing in it (`export DATABASE_URL=`, a CI secret
+  that was never filled in, a compose file's `DATABASE_URL: ${DATABASE_URL}`)
+  counted as set, hid the value in `.env`, and selected the SQLite default.
+  Here a variable that is empty or only blanks counts as unset, in the
+  environment and in `.env` alike, so the next source decides.
+- A `.env` saved with a byte-order mark (Notepad's "UTF-8 with BOM") lost its
+  first line, because the mark became part of the first name
+  (`\\ufeffAPP_ENV`); Windows PowerShell 5 writes UTF-16 with a mark, which
+  could not be read at all. The file's encoding is taken from its mark (none:
+  UTF-8), and a file that is not text in that encoding is refused with a
+  `SettingsFileError` that names the file, instead of a decoding traceback.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import dotenv_values
+from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+from pydantic_settings.sources.utils import parse_env_vars
+
+from src.errors import SettingsFileError
+
+# Longest marks first: UTF-32's little-endian mark begins with UTF-16's.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def without_blanks(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The variables that say something: an empty or all-blank value counts as unset."""
+    return {name: value for name, value in values.items() if value is None or value.strip()}
+
+
+def encoding_of(path: Path) -> str:
+    """The text encoding `path` declares by its byte-order mark; UTF-8 when it has none."""
+    with path.open("rb") as file:
+        start = file.read(4)
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if start.startswith(mark):
+            return encoding
+    return "utf-8"
+
+
+class EnvironmentSource(EnvSettingsSource):
+    """The process environment, where an empty or all-blank variable counts as unset."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return without_blanks(super()._load_env_vars())
+
+
+class DotEnvFileSource(DotEnvSettingsSource):
+    """`.env` files in the encoding their byte-order mark names, blank values unset."""
+
+    def _read_env_file(self, file_path: Path) -> Mapping[str, str | None]:
+        encoding = encoding_of(file_path)
+        try:
+            values = dotenv_values(file_path, encoding=encoding)
+        except UnicodeDecodeError:
+            raise SettingsFileError(
+                f"{file_path} is not {encoding.upper().removesuffix('-SIG')} text; "
+                "save it as UTF-8 (the values are not shown)"
+            ) from None
+        return without_blanks(
+            parse_env_vars(values, self.case_sensitive, False, self.env_parse_none_str)
+        )
