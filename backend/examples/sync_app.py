@@ -8,7 +8,7 @@ for how to run it, `auth.py` for the tokens.
 # README: begin
 from typing import Annotated
 
-from fastapi import FastAPI, Query, status
+from fastapi import Depends, FastAPI, Query, status
 
 from examples.auth import TokenSigner, bearer_verifier, token_secret
 from examples.service import (
@@ -21,19 +21,19 @@ from examples.service import (
 )
 from src import crud
 from src.api import (
-    CurrentUserId,
     SessionDep,
     TodoIdPath,
     close_database_on_shutdown,
     register_error_handlers,
-    use_user_id,
+    verified_user_id,
 )
 from src.models import Todo, TodoCreate, TodoRead, TodoUpdate, User, UserCreate, UserRead
 
 signer = TokenSigner(token_secret())
+verify_bearer = bearer_verifier(signer)  # 401 unless the request carries a valid token
+CurrentUserId = Annotated[int, Depends(verified_user_id(verify_bearer))]
 app = FastAPI(title="Todo service (blocking)", lifespan=close_database_on_shutdown)
 register_error_handlers(app)  # 404, 409, 422, 400, 503 + Retry-After, 500; never a trace
-use_user_id(app, bearer_verifier(signer))  # CurrentUserId: the id in the verified token
 
 
 @app.post("/todos", status_code=status.HTTP_201_CREATED, response_model=TodoRead)

@@ -3,20 +3,17 @@
 FastAPI is an optional dependency (`pip install todo-data-layer[api]`): only
 this subpackage imports it, and nothing else in `src` imports this subpackage.
 
-    from src.api import register_error_handlers, use_user_id
-    from src.api.deps import CurrentUserId, SessionDep
+    from src.api import SessionDep, register_error_handlers, verified_user_id
 
 `backend/examples/` holds a complete service built on it, blocking and asyncio.
 """
 
 from src.api.deps import (
     AsyncSessionDep,
-    CurrentUserId,
     SessionDep,
-    UserIdHookMissingError,
-    current_user_id,
+    UserIdVerifierError,
     request_session,
-    use_user_id,
+    verified_user_id,
 )
 from src.api.errors import RETRY_AFTER_S, register_error_handlers
 from src.api.lifespan import close_database_on_shutdown
@@ -25,13 +22,11 @@ from src.api.params import TodoIdPath
 __all__ = [
     "RETRY_AFTER_S",
     "AsyncSessionDep",
-    "CurrentUserId",
     "SessionDep",
     "TodoIdPath",
-    "UserIdHookMissingError",
+    "UserIdVerifierError",
     "close_database_on_shutdown",
-    "current_user_id",
     "register_error_handlers",
     "request_session",
-    "use_user_id",
+    "verified_user_id",
 ]

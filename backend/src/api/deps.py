@@ -7,23 +7,24 @@ before the response is sent, so whatever closing meets (a connection that died
 meanwhile) is answered by the error handlers instead of surfacing in the
 server's log after the client already has its answer.
 
-The user id is a hook: the package cannot know how the application verifies
-callers (a JWT, a session cookie, a signed token), so endpoints depend on
-`current_user_id` and the application installs its own verifier with
-`use_user_id(app, verifier)`. The verifier is an ordinary FastAPI dependency
-and may declare headers, cookies or security schemes of its own.
+The package cannot know how the application verifies callers (a JWT, a
+session cookie, a signed token): `verified_user_id(verifier)` turns the
+application's verifier into the dependency that answers the caller's id, and
+`src.api.tokens` offers a JWT verifier for the common case.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from src.crud.arguments import MAX_ID
 from src.database.async_connection import get_async_session
 from src.database.connection import new_session
 
@@ -56,29 +57,46 @@ AsyncSessionDep = Annotated[AsyncSession, Depends(get_async_session, scope="func
 """An asyncio session for `async def` endpoints; use it with `src.crud.aio`."""
 
 
-class UserIdHookMissingError(RuntimeError):
-    """An endpoint asked for the caller's id, but the application installed no verifier."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "no user-id verifier is installed: call src.api.use_user_id(app, verifier) "
-            "with the dependency that returns the verified caller's id"
-        )
+class UserIdVerifierError(RuntimeError):
+    """The application's verifier answered something that is not a user id: a server bug (500)."""
 
 
-def current_user_id() -> int:
-    """The verified caller's id; replaced on each app by `use_user_id`.
+def verified_user_id(verifier: Callable[..., Any]) -> Callable[..., Awaitable[int]]:
+    """The dependency that answers the verified caller's user id through `verifier`.
 
-    Without a verifier it refuses (an answer 500, and the reason in the log)
-    rather than guess an identity.
+    `verifier` is the application's own FastAPI dependency (it may declare
+    headers, cookies or security schemes): it refuses a caller with a 401 and
+    otherwise returns the caller's user id. Declare the id once, in the
+    application's own dependencies module, as FastAPI's documentation does for
+    its current user:
+
+        CurrentUserId = Annotated[int, Depends(verified_user_id(verify_token))]
+
+    The verifier is thereby part of every route that uses `CurrentUserId`, so
+    clearing `app.dependency_overrides` (FastAPI's testing guide does it after
+    each test) cannot remove it, and no request pays for an override lookup.
+    Tests stand in for the caller by overriding the verifier itself:
+    `app.dependency_overrides[verify_token] = lambda: user_id`.
+
+    What the verifier returns is checked, since a todo operation will trust
+    it: an `int` (not a bool) between 1 and 2^63-1, else
+    `UserIdVerifierError`, which `register_error_handlers` answers with a bare
+    500 (the reason goes to the log): it is the server's fault, not the client's.
     """
-    raise UserIdHookMissingError
 
+    async def current_user_id(verified: object) -> int:
+        if type(verified) is not int or not 0 < verified <= MAX_ID:
+            raise UserIdVerifierError(
+                f"the user-id verifier {getattr(verifier, '__qualname__', verifier)!r} "
+                f"returned a {type(verified).__name__}, not a user id (an int from 1 to 2^63-1)"
+            )
+        return verified
 
-CurrentUserId = Annotated[int, Depends(current_user_id)]
-"""The id of the verified caller: the only user id a todo operation may be given."""
-
-
-def use_user_id(app: FastAPI, verifier: Callable[..., Any]) -> None:
-    """Make `verifier` (a dependency returning an `int` user id) answer `CurrentUserId`."""
-    app.dependency_overrides[current_user_id] = verifier
+    # Built here rather than written as an annotation: the verifier is known only now.
+    parameter = inspect.Parameter(
+        "verified", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[object, Depends(verifier)]
+    )
+    current_user_id.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [parameter], return_annotation=int
+    )
+    return current_user_id

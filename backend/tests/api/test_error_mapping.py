@@ -7,19 +7,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy.engine import URL
-from sqlmodel import Session
 
-from src import crud
-from src.api import RETRY_AFTER_S, CurrentUserId, register_error_handlers, use_user_id
+from src.api import RETRY_AFTER_S, UserIdVerifierError, register_error_handlers, verified_user_id
 from src.config.settings import get_settings
 from src.database.async_connection import get_async_engine
-from src.database.connection import build_engine, get_engine
+from src.database.connection import get_engine
 from tests.api.conftest import PASSWORD, new_account, serve
-from tests.conftest import settings_for
 from tests.neon_local import free_port
 
 
@@ -148,14 +145,19 @@ def test_a_verifier_that_returns_no_user_id_is_a_bare_500(verified: object) -> N
     """The application's verifier is server code: what it returns is not the client's input."""
     app = FastAPI()
     register_error_handlers(app)
-    use_user_id(app, lambda: verified)
+    reached: list[int] = []
+    caller = Depends(verified_user_id(lambda: verified))
 
     @app.get("/todos/counts")
-    def counts(user_id: CurrentUserId) -> int:
-        return crud.count_todos(Session(build_engine(settings_for("sqlite://"))), user_id).total
+    def counts(user_id: int = caller) -> int:
+        reached.append(user_id)
+        return user_id
 
     answer = TestClient(app, raise_server_exceptions=False).get("/todos/counts")
     assert (answer.status_code, answer.json()) == (500, {"detail": "internal server error"})
+    assert reached == []  # refused before the endpoint could hand it to an operation
+    with pytest.raises(UserIdVerifierError, match="not a user id"):
+        TestClient(app).get("/todos/counts")  # the reason, for the server's log
 
 
 def test_an_altered_or_foreign_cursor_is_400(client: TestClient) -> None:
@@ -246,12 +248,7 @@ def test_any_other_error_is_a_bare_500_without_a_trace() -> None:
     def boom() -> None:
         raise RuntimeError("internal detail /srv/app/secret.py line 12")
 
-    @app.get("/whoami")
-    def whoami(user_id: CurrentUserId) -> int:  # the app installed no user-id verifier
-        return user_id
-
     client = TestClient(app, raise_server_exceptions=False)
-    for url in ("/boom", "/whoami"):
-        answer = client.get(url)
-        assert (answer.status_code, answer.json()) == (500, {"detail": "internal server error"})
-        assert_no_input_or_trace(answer, "secret.py", "verifier")
+    answer = client.get("/boom")
+    assert (answer.status_code, answer.json()) == (500, {"detail": "internal server error"})
+    assert_no_input_or_trace(answer, "secret.py")
