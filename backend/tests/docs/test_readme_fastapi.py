@@ -12,7 +12,7 @@ EXAMPLE = REPOSITORY / "backend/examples/sync_app.py"
 def marked_region(source: str) -> str:
     """The lines between `# README: begin` and `# README: end`, without trailing blank lines."""
     match = re.search(r"^# README: begin\n(.*?)^# README: end$", source, re.MULTILINE | re.DOTALL)
-    assert match, "backend/examples/sync_app.py has no README region"
+    assert match, "the example has no README region"
     return match.group(1).rstrip() + "\n"
 
 
@@ -26,3 +26,11 @@ def readme_fastapi_block(readme: str) -> str:
 def test_readme_fastapi_snippet_is_the_marked_region_of_the_example() -> None:
     region = marked_region(EXAMPLE.read_text())
     assert readme_fastapi_block((REPOSITORY / "README.md").read_text()) == region
+
+
+def test_readme_import_snippet_is_the_marked_region_of_the_import_example() -> None:
+    example = REPOSITORY / "backend/examples/import_rows.py"
+    readme = (REPOSITORY / "README.md").read_text()
+    section = readme.split("\n## Loading rows directly (an import, fixtures)\n", 1)[1]
+    blocks = re.findall(r"^```python\n(.*?)^```$", section.split("\n## ", 1)[0], re.M | re.S)
+    assert blocks == [marked_region(example.read_text())]
