@@ -6,15 +6,24 @@ lower case; no case folding, so `straße@` and `STRASSE@` are two accounts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
+import idna
 import pytest
+from alembic.script import ScriptDirectory
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session
 
 from src import crud
 from src.crud import aio
+from src.database.migrations import alembic_config
 from src.errors import DuplicateEmailError
 from src.models import UserCreate, email_key
+from src.models.user import email_key_or_none
 
 PASSWORD = SecretStr("right password")
 REGISTERED = "ann@xn--bcher-kva.de"
@@ -98,3 +107,48 @@ async def test_async_lookups_use_the_same_key_and_never_crash(async_session: Asy
     for refused in REFUSED_AS_ARGUMENT:
         with pytest.raises(ValidationError):
             await aio.authenticate(async_session, refused, PASSWORD)
+
+
+# The newest revision that re-keys stored emails keeps its own frozen copy of the key.
+# Changing `email_key` fails the two tests below: it needs a revision re-keying what is stored.
+STORED_KEY = cast(
+    "Callable[[str], str | None]",
+    ScriptDirectory.from_config(alembic_config()).get_revision("0006").module.email_key,
+)
+UNICODE_LABELS = ["bücher", "münchen", "straße", "日本語", "пример", "café", "bu\u0308cher"]
+FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
+
+
+def test_the_key_the_migration_stores_is_the_key_lookups_compute() -> None:
+    examples = [*SAME_ACCOUNT, *NOT_AN_ACCOUNT, *REFUSED_AS_ARGUMENT, "straße@x.de"]
+    examples += ["ann@xn--bcher-kva.de\n", "\u3000ann@x.de", "ﬁ@x.de", "ann@x", "İ@x.de"]
+    for spelling in examples:
+        assert STORED_KEY(spelling) == email_key_or_none(spelling), repr(spelling)
+
+
+@st.composite
+def spellings(draw: st.DrawFn) -> str:
+    """An address as someone may have stored it: cased, fullwidth, padded, punycode, named."""
+    address = draw(st.emails())
+    local, _, domain = address.rpartition("@")
+    if draw(st.booleans()):
+        domain = f"{draw(st.sampled_from(UNICODE_LABELS))}.{domain}"
+        if draw(st.booleans()):
+            domain = idna.encode(domain, uts46=True).decode("ascii")  # xn--...
+    spelling = f"{local}@{domain}"
+    if draw(st.booleans()):
+        spelling = spelling.upper()
+    if draw(st.booleans()):
+        spelling = "".join(FULLWIDTH.get(c, c) for c in spelling)
+    if draw(st.booleans()):
+        spelling = f"Someone <{spelling}>"
+    padding = st.text(st.sampled_from(" \t\n\r\x0b\x0c\u3000\u00a0\u2003"), max_size=3)
+    return draw(padding) + spelling + draw(padding)
+
+
+@given(st.one_of(spellings(), st.text(max_size=40)))
+def test_the_stored_key_equals_the_lookup_key_for_any_spelling(spelling: str) -> None:
+    key = STORED_KEY(spelling)
+    assert key == email_key_or_none(spelling)
+    if key is not None:
+        assert STORED_KEY(key) == key  # so re-keying one row never takes another's value

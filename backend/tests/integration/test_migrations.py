@@ -6,6 +6,7 @@ from the SQL contract must be identical as PostgreSQL reports them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +42,19 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
     engine = build_engine(settings_for(url))
     yield engine
     engine.dispose()
+
+
+def test_the_revisions_form_one_line_each_named_by_its_file() -> None:
+    """One base, one head, no branch: two revisions written at once on one parent fail here."""
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = list(script.walk_revisions())  # newest first
+    assert script.get_heads() == [HEAD]
+    assert [r.revision for r in revisions if r.down_revision is None] == [revisions[-1].revision]
+    for newer, older in itertools.pairwise(revisions):
+        assert newer.down_revision == older.revision
+    for revision in revisions:  # YYYYMMDD_<revision>_<slug>.py, in the order they apply
+        assert Path(revision.path).name.split("_")[1] == revision.revision
+    assert [r.revision for r in revisions] == sorted((r.revision for r in revisions), reverse=True)
 
 
 def test_upgrade_downgrade_upgrade_round_trip(empty_engine: Engine) -> None:

@@ -10,14 +10,14 @@
   fix such titles first.
 - Stored emails take their key's form (NFKC, lower case): an address
   registered with fullwidth letters is found again. Two rows whose keys
-  collide stop the upgrade with their ids, for an operator to merge.
+  collide stop the upgrade with their ids, for an operator to merge, whichever
+  of the two comes first. (This key is not the whole of the package's key:
+  0006 re-keys with that.)
 
-On SQLite a CHECK can only change by rebuilding its table, and Alembic's batch
-mode (copy, drop, rename) must not rebuild `user`: the engine runs with
-`PRAGMA foreign_keys=ON`, which cannot change inside the migration's
-transaction, so dropping `user` while `todo` references it would delete every
-todo through ON DELETE CASCADE. Both tables are rebuilt instead in an order in
-which no DROP can cascade (the same procedure as 0005, frozen here).
+On SQLite a CHECK can only change by rebuilding its table. Both tables are
+rebuilt by SQLite's own procedure (`src.database.sqlite_rebuild`): foreign keys
+not enforced, so dropping the old tables deletes no row of any table that
+references them, and the new `todo` made to reference the new `user`.
 
 Revision ID: 0004
 Revises: 0003
@@ -29,6 +29,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from src.database.sqlite_rebuild import rebuilding
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
@@ -80,19 +82,26 @@ def _replace_check(table: str, name: str, rule: str) -> None:
 
 
 def _rekey_emails() -> None:
+    """Every key first, every collision refused, and only then any row written: a row
+    written before its twin is seen would hit the unique index instead of this message."""
     connection = op.get_bind()
     user = sa.table("user", sa.column("id", sa.BigInteger), sa.column("email", sa.String))
-    rows = connection.execute(sa.select(user.c.id, user.c.email)).all()
-    keys: dict[str, int] = {}
-    for user_id, email in rows:
-        key = unicodedata.normalize("NFKC", email).lower()
-        if key in keys:
+    rows = connection.execute(sa.select(user.c.id, user.c.email).order_by(user.c.id)).all()
+    keys = {user_id: unicodedata.normalize("NFKC", email).lower() for user_id, email in rows}
+    owners: dict[str, int] = {}
+    for user_id, key in keys.items():
+        if key in owners:
             raise RuntimeError(
-                f"users {keys[key]} and {user_id} have the same email key; merge them first"
+                f"user.email: users {owners[key]} and {user_id} have the same email key "
+                "(NFKC, lower case); merge or rename one of them, then upgrade again"
             )
-        keys[key] = user_id
-        if key != email:
-            connection.execute(user.update().where(user.c.id == user_id).values(email=key))
+        owners[key] = user_id
+    changes = [
+        {"row": user_id, "key": keys[user_id]} for user_id, email in rows if keys[user_id] != email
+    ]
+    if changes:
+        rekey = user.update().where(user.c.id == sa.bindparam("row"))
+        connection.execute(rekey.values(email=sa.bindparam("key")), changes)
 
 
 USER_COLUMNS = ("created_at", "updated_at", "email", "id", "hashed_password")
@@ -100,25 +109,16 @@ TODO_COLUMNS = ("created_at", "updated_at", "title", "description", "completed",
 
 
 def _rebuild_sqlite(*, hash_rule: str, title_rule: str) -> None:
-    """Rebuild both tables with these CHECKs; no DROP can cascade to a row still wanted."""
-    if op.get_bind().exec_driver_sql("PRAGMA legacy_alter_table").scalar():
-        raise RuntimeError("PRAGMA legacy_alter_table is on; turn it off to run this migration")
-    _create_user("user_new", hash_rule)
-    _copy_rows("user", "user_new", USER_COLUMNS)
-    _create_todo("todo_new", "user_new", title_rule)
-    _copy_rows("todo", "todo_new", TODO_COLUMNS)
-    op.drop_table("todo")  # drops its indexes too
-    op.drop_table("user")  # nothing references it any more: no cascade
-    op.rename_table("user_new", "user")  # todo_new's foreign key follows the new name
-    op.rename_table("todo_new", "todo")
-    op.create_index(op.f("ix_todo_user_id_created_at_id"), "todo", ["user_id", "created_at", "id"])
-    op.create_index(
-        op.f("ix_todo_user_id_completed_created_at_id"),
-        "todo",
-        ["user_id", "completed", "created_at", "id"],
-    )
-    if op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all():
-        raise RuntimeError("foreign keys broken by the rebuild")
+    """Rebuild both tables with these CHECKs, keeping every row that references them."""
+    with rebuilding(op.get_bind(), ["user", "todo"]):  # and their indexes, views, triggers
+        _create_user("user_new", hash_rule)
+        _copy_rows("user", "user_new", USER_COLUMNS)
+        _create_todo("todo_new", "user_new", title_rule)
+        _copy_rows("todo", "todo_new", TODO_COLUMNS)
+        op.drop_table("todo")
+        op.drop_table("user")
+        op.rename_table("user_new", "user")  # todo_new's foreign key follows the new name
+        op.rename_table("todo_new", "todo")
 
 
 def _copy_rows(source: str, target: str, columns: tuple[str, ...]) -> None:

@@ -7,13 +7,11 @@ AUTOINCREMENT keeps the highest id ever used in `sqlite_sequence` instead.
 PostgreSQL's BIGSERIAL sequences never reuse ids: nothing changes there.
 
 SQLite cannot add AUTOINCREMENT in place, so both tables are rebuilt, keeping
-every row and id. Alembic's batch mode (copy, drop, rename) must not be used:
-the engine runs with `PRAGMA foreign_keys=ON`, which cannot change inside the
-migration's transaction, and dropping `user` while `todo` references it
-deletes every todo through ON DELETE CASCADE. So the new `todo` is made to
-reference the new `user` first, and the old tables are dropped child first,
-when nothing references them any more. Renaming the new `user` rewrites the
-reference in `todo` (SQLite 3.26+, legacy_alter_table off).
+every row and id, by SQLite's own procedure (`src.database.sqlite_rebuild`):
+foreign keys not enforced, so dropping the old tables deletes no row of any
+table that references them. The new `todo` is made to reference the new
+`user`; renaming the new `user` rewrites that reference (SQLite 3.26+,
+legacy_alter_table off).
 
 Copying the rows with their ids sets `sqlite_sequence` to the highest id
 present. An id deleted before this upgrade, above every id left, is not
@@ -29,6 +27,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from src.database.sqlite_rebuild import rebuilding
 
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
@@ -65,23 +65,16 @@ def downgrade() -> None:
 
 
 def _rebuild(*, autoincrement: bool) -> None:
-    """Rebuild both tables in an order in which no DROP can cascade to a row still wanted."""
-    _require_modern_rename()
-    _create_user("user_new", autoincrement=autoincrement)
-    _copy_rows("user", "user_new", USER_COLUMNS)
-    _create_todo("todo_new", parent="user_new", autoincrement=autoincrement)
-    _copy_rows("todo", "todo_new", TODO_COLUMNS)
-    op.drop_table("todo")  # drops its indexes too
-    op.drop_table("user")  # nothing references it any more: no cascade
-    op.rename_table("user_new", "user")  # todo_new's foreign key follows the new name
-    op.rename_table("todo_new", "todo")
-    op.create_index(op.f("ix_todo_user_id_created_at_id"), "todo", ["user_id", "created_at", "id"])
-    op.create_index(
-        op.f("ix_todo_user_id_completed_created_at_id"),
-        "todo",
-        ["user_id", "completed", "created_at", "id"],
-    )
-    _require_intact_foreign_keys()
+    """Rebuild both tables, keeping every row that references them."""
+    with rebuilding(op.get_bind(), ["user", "todo"]):  # and their indexes, views, triggers
+        _create_user("user_new", autoincrement=autoincrement)
+        _copy_rows("user", "user_new", USER_COLUMNS)
+        _create_todo("todo_new", parent="user_new", autoincrement=autoincrement)
+        _copy_rows("todo", "todo_new", TODO_COLUMNS)
+        op.drop_table("todo")
+        op.drop_table("user")
+        op.rename_table("user_new", "user")  # todo_new's foreign key follows the new name
+        op.rename_table("todo_new", "todo")
 
 
 def _copy_rows(source: str, target: str, columns: tuple[str, ...]) -> None:
@@ -89,18 +82,6 @@ def _copy_rows(source: str, target: str, columns: tuple[str, ...]) -> None:
     read = sa.table(source, *(sa.column(name) for name in columns))
     write = sa.table(target, *(sa.column(name) for name in columns))
     op.execute(sa.insert(write).from_select(columns, sa.select(*read.c)))
-
-
-def _require_modern_rename() -> None:
-    """Legacy ALTER TABLE RENAME would leave todo's foreign key naming the dropped table."""
-    if op.get_bind().exec_driver_sql("PRAGMA legacy_alter_table").scalar():
-        raise RuntimeError("PRAGMA legacy_alter_table is on; turn it off to run this migration")
-
-
-def _require_intact_foreign_keys() -> None:
-    broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
-    if broken:
-        raise RuntimeError(f"foreign keys broken by the rebuild: {broken}")
 
 
 def _timestamps() -> list[sa.Column[object]]:
