@@ -92,3 +92,15 @@ class PoolExhaustedError(DataLayerError):
             f"DB_MAX_OVERFLOW={overflow}) stayed busy for {timeout_s:g} s "
             "(DB_POOL_TIMEOUT_S); shorten transactions or raise the pool size"
         )
+
+
+class InMemoryDatabaseBusyError(DataLayerError):
+    """The in-memory SQLite database's one connection is lent to another transaction.
+
+    It serves one transaction at a time (`src.database.memory_pool`); a file
+    database (`sqlite:///todo.db`) or PostgreSQL serves overlapping ones.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"in-memory SQLite database: {reason}")
+        self.reason = reason

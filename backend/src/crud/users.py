@@ -22,7 +22,7 @@ from src.crud.transactions import all_or_nothing
 from src.errors import DuplicateEmailError, UserNotFoundError
 from src.models import User, UserCreate
 from src.models.user import email_key_or_none
-from src.security.passwords import burn_verification_time, hash_password, verify_password
+from src.security.passwords import Verdict, check_password, hash_password
 
 
 @validated
@@ -74,23 +74,23 @@ def get_user_by_email(session: Session, email: EmailLookup) -> User | None:
 def authenticate(session: Session, email: EmailLookup, password: SecretStr) -> User | None:
     """The user whose email and password these are, or None.
 
-    An unknown email costs the same hash verification as a wrong password, so
-    timing does not reveal which emails are registered. A hash made with older
-    parameters is replaced after a successful check.
+    A failed login takes the same time whether the email is unknown or its
+    account holds an Argon2id or a migrated bcrypt hash (`check_password`), so
+    timing reveals neither. A hash made with older parameters, or bcrypt, is
+    replaced after a successful check, by one of the password as typed.
     """
     user = get_user_by_email(session, email)
     return accept_login(session, user, check_login(user, password))
 
 
-Verdict = tuple[bool, str | None]  # (password matches, replacement hash or None)
-
-
 def check_login(user: User | None, password: SecretStr) -> Verdict:
-    """The CPU-bound half of `authenticate`: verify, or burn the same time for no user."""
-    if user is None:
-        burn_verification_time(password)
-        return False, None
-    return verify_password(password, user.hashed_password)
+    """The CPU-bound half of `authenticate`: verify, or a decoy for no user, in equal time."""
+    return check_password(password, stored_hash(user))
+
+
+def stored_hash(user: User | None) -> str | None:
+    """What `check_password` checks a login against: the account's hash, or None for no account."""
+    return None if user is None else user.hashed_password
 
 
 def accept_login(session: Session, user: User | None, verdict: Verdict) -> User | None:

@@ -5,7 +5,8 @@ pooled connections that sat idle are pinged before use (`liveness.py`) and
 recycled before that cut-off; `resilience.py` adds connect retries and typed
 errors. SQLite, the embedded default, needs foreign keys switched on per
 connection (or ON DELETE CASCADE silently does nothing) and explicit BEGINs so
-that SAVEPOINTs work. `async_connection.py` builds the asyncio twin from the
+that SAVEPOINTs work; in memory, its one connection is lent to one transaction
+at a time (`memory_pool.py`). `async_connection.py` builds the asyncio twin from the
 same options; both PostgreSQL drivers are libpq (psycopg2 here, psycopg 3
 there), so a URL and its query parameters mean the same on both paths.
 `DB_POOL_SIZE=0` keeps no connection between sessions (NullPool), for
@@ -18,11 +19,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool
 
 from src.config.settings import Settings
 from src.database import autocommit, liveness, resilience
 from src.database.closing import install_quiet_rollback
+from src.database.memory_pool import OneConnectionPool
 from src.models.row_security import install_user_naming
 
 
@@ -40,8 +42,8 @@ def engine_options(settings: Settings, queue_pool: type[Pool]) -> dict[str, Any]
     url = settings.resolved_database_url
     common: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
     if is_memory_sqlite(url):
-        # One shared connection keeps the in-memory database alive across sessions.
-        return {**common, "poolclass": StaticPool}
+        # The database lives in one connection, lent to one transaction at a time.
+        return {**common, "poolclass": OneConnectionPool, "pool_timeout": settings.pool_timeout_s}
     if not settings.pooled:  # serverless: a connection per session, none held in between
         return {**common, "poolclass": NullPool, "pool_pre_ping": False}
     pooled = {
@@ -67,7 +69,7 @@ def build_engine(settings: Settings) -> Engine:
     options = engine_options(settings, resilience.GuardedQueuePool)
     if url.get_backend_name() == "postgresql":
         options["connect_args"] = libpq_connect_args(settings)
-    else:  # SQLite: wait for a writer instead of failing; share the in-memory connection
+    else:  # SQLite: wait for a writer instead of failing; lend a connection across threads
         options["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **options)
     prepare(engine, settings)
