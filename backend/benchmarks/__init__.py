@@ -1,7 +1,9 @@
-"""Latency benchmark of the data layer's public operations against raw driver SQL.
+"""Benchmarks of the data layer: one package per mode, shared code in `common`; README.md maps them.
 
-`python -m benchmarks.run` builds a database of its own, loads it through
-`crud.create_todos`, times each operation next to the same SQL sent through the
-bare driver, checks the query plans, and reports p50/p95/p99 and the targets.
-`python -m benchmarks.profiling` shows where a `list_todos` call spends its time.
+- `python -m benchmarks.operations`: each public operation next to the same SQL on the bare driver.
+- `python -m benchmarks.round_trips`: round trips per request, counted through a proxy.
+- `python -m benchmarks.service`: the example service under load, against a peer and the raw driver.
+- `python -m benchmarks.login_timing`: login times by kind of account.
+
+`experiments` holds one-off measurements behind past decisions.
 """

@@ -10,10 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, status
 
-from examples.auth import TokenSigner, bearer_verifier, token_secret
+from examples.auth import token_settings
 from examples.service import (
+    DeactivationRequest,
     ListQuery,
     LoginRequest,
+    SearchQuery,
     TodoCountsRead,
     TodoPageRead,
     TokenRead,
@@ -23,30 +25,51 @@ from src import crud
 from src.api import (
     SessionDep,
     TodoIdPath,
-    close_database_on_shutdown,
+    TokenIssuer,
+    TokenVerifier,
+    database_lifespan,
+    error_responses,
     register_error_handlers,
-    verified_user_id,
 )
-from src.models import Todo, TodoCreate, TodoRead, TodoUpdate, User, UserCreate, UserRead
+from src.api.active_accounts import ActiveAccounts, read_blocking
+from src.models import (
+    Todo,
+    TodoCreate,
+    TodoRead,
+    TodoUpdate,
+    User,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
-signer = TokenSigner(token_secret())
-verify_bearer = bearer_verifier(signer)  # 401 unless the request carries a valid token
-CurrentUserId = Annotated[int, Depends(verified_user_id(verify_bearer))]
-app = FastAPI(title="Todo service (blocking)", lifespan=close_database_on_shutdown)
-register_error_handlers(app)  # 404, 409, 422, 400, 503 + Retry-After, 500; never a trace
+tokens = token_settings()  # HS256 JWTs keyed by EXAMPLE_TOKEN_SECRET (examples/auth.py)
+issuer = TokenIssuer(tokens)  # POST /login answers with its tokens
+verify_bearer = TokenVerifier(tokens)  # 401 unless the request carries a valid JWT
+accounts = ActiveAccounts(read_blocking)  # 401 for a deactivated account's tokens
+CurrentUserId = Annotated[int, Depends(accounts.current_user_id(verify_bearer))]
+app = FastAPI(title="Todo service (blocking)", lifespan=database_lifespan)
+register_error_handlers(app)  # 400, 404, 405 + Allow, 409, 422, 503 + Retry-After, 500; no trace
 
 
-@app.post("/todos", status_code=status.HTTP_201_CREATED, response_model=TodoRead)
+@app.post(
+    "/todos",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TodoRead,
+    responses=error_responses(401, 422),
+)
 def create_todo(body: TodoCreate, session: SessionDep, user_id: CurrentUserId) -> Todo:
     return crud.create_todo(session, user_id, body)
 
 
-@app.get("/todos/counts")
-def count_todos(session: SessionDep, user_id: CurrentUserId) -> TodoCountsRead:
-    return TodoCountsRead.of(crud.count_todos(session, user_id))
+@app.get("/todos/counts", responses=error_responses(401, 422))
+def count_todos(
+    session: SessionDep, user_id: CurrentUserId, search: SearchQuery = None
+) -> TodoCountsRead:
+    return TodoCountsRead.of(crud.count_todos(session, user_id, search=search))
 
 
-@app.get("/todos/{todo_id}", response_model=TodoRead)
+@app.get("/todos/{todo_id}", response_model=TodoRead, responses=error_responses(401, 404, 422))
 def read_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) -> Todo:
     # Another user's todo is a 404, exactly like a missing one.
     return crud.get_todo(session, user_id, todo_id)
@@ -55,35 +78,64 @@ def read_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) 
 # README: end
 
 
-@app.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+@app.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses=error_responses(409, 422),
+)
 def register(body: UserCreate, session: SessionDep) -> User:
     return crud.create_user(session, body)
 
 
-@app.post("/login")
+@app.post("/login", responses=error_responses(401, 422))
 def login(body: LoginRequest, session: SessionDep) -> TokenRead:
-    return token_for(signer, crud.authenticate(session, body.email, body.password))
+    return token_for(issuer, crud.authenticate(session, body.email, body.password))
 
 
-@app.get("/todos")
+@app.patch("/users/me", response_model=UserRead, responses=error_responses(401, 409, 422))
+def update_me(body: UserUpdate, session: SessionDep, user_id: CurrentUserId) -> User:
+    # The current password confirms every change: a stolen token cannot take the account.
+    return crud.update_user(session, user_id, body)
+
+
+@app.post(
+    "/users/me/deactivate",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 422),
+)
+def deactivate_me(body: DeactivationRequest, session: SessionDep, user_id: CurrentUserId) -> None:
+    # Login and every token of the account are refused from now on; only an operator
+    # (crud.set_active) opens it again. Its todos are kept.
+    crud.deactivate_user(session, user_id, body.current_password)
+    accounts.forget(user_id)
+
+
+@app.get("/todos", responses=error_responses(400, 401, 422))
 def list_todos(
     query: Annotated[ListQuery, Query()], session: SessionDep, user_id: CurrentUserId
 ) -> TodoPageRead:
     return TodoPageRead.of(crud.list_todos(session, user_id, **query.model_dump()))
 
 
-@app.patch("/todos/{todo_id}", response_model=TodoRead)
+@app.patch("/todos/{todo_id}", response_model=TodoRead, responses=error_responses(401, 404, 422))
 def update_todo(
     todo_id: TodoIdPath, body: TodoUpdate, session: SessionDep, user_id: CurrentUserId
 ) -> Todo:
     return crud.update_todo(session, user_id, todo_id, body)
 
 
-@app.post("/todos/{todo_id}/toggle", response_model=TodoRead)
+@app.post(
+    "/todos/{todo_id}/toggle", response_model=TodoRead, responses=error_responses(401, 404, 422)
+)
 def toggle_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) -> Todo:
     return crud.toggle_completed(session, user_id, todo_id)
 
 
-@app.delete("/todos/{todo_id}", status_code=status.HTTP_204_NO_CONTENT)
+@app.delete(
+    "/todos/{todo_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, 422),
+)
 def delete_todo(todo_id: TodoIdPath, session: SessionDep, user_id: CurrentUserId) -> None:
     crud.delete_todo(session, user_id, todo_id)

@@ -28,6 +28,10 @@ class DatabaseConnectionError(DataLayerError):
     """The database could not be reached; the message carries the masked URL and cause."""
 
 
+class SchemaRevisionError(DataLayerError):
+    """The database is not at the package's head revision; the message names the fix."""
+
+
 class DatabaseRoleError(DataLayerError):
     """A role cannot be given the part asked of it (`python -m src.database.roles`)."""
 
@@ -59,6 +63,19 @@ class DuplicateEmailError(DataLayerError):
     def __init__(self, email: str) -> None:
         super().__init__(f"email: an account with {email!r} already exists")
         self.email = email
+
+
+class IncorrectPasswordError(DataLayerError):
+    """The password sent to confirm an account change is not the account's; nothing changed.
+
+    Raised as a failed login is answered: after the same wait, and also for a
+    deactivated account (which no password confirms), so neither the answer
+    nor its time tells more. `field` is the argument (and request field) at fault.
+    """
+
+    def __init__(self, field: str = "current_password") -> None:
+        super().__init__(f"{field}: does not match the account's password")
+        self.field = field
 
 
 class InvalidCursorError(DataLayerError):

@@ -30,7 +30,7 @@ from src.database.migrations import upgrade_to_head
 from src.database.roles import grant_application_role
 from src.models import Todo, User
 from src.models.row_security import act_as as name_user
-from tests.neon_local import APP_USER, NeonLikeServer
+from tests.standins.neon_local import APP_USER, NeonLikeServer
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # A real Argon2id hash, so fixtures can make users without paying for hashing.

@@ -19,17 +19,18 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from src.api.consistency import follow_client
 from src.crud.arguments import MAX_ID
-from src.database.async_connection import get_async_session
+from src.database.async_connection import get_async_engine, new_async_session
 from src.database.connection import new_session
 
 
-async def request_session() -> AsyncIterator[Session]:
+async def request_session(request: Request, response: Response) -> AsyncIterator[Session]:
     """`get_session` for a request, without two trips through the thread pool.
 
     FastAPI runs a blocking generator dependency's set-up and tear-down in its
@@ -38,9 +39,11 @@ async def request_session() -> AsyncIterator[Session]:
     neither does closing one that holds no connection, which is the normal
     case: every operation ends its transaction before it returns. Only a
     session still holding one (the endpoint ran its own statements) is closed
-    in the thread pool, since that sends a ROLLBACK.
+    in the thread pool, since that sends a ROLLBACK. With read replicas the
+    session carries the client's read position (`consistency.py`).
     """
     session = new_session()
+    follow_client(session, request, response)
     try:
         yield session
     finally:
@@ -50,10 +53,19 @@ async def request_session() -> AsyncIterator[Session]:
             session.close()
 
 
+async def request_async_session(
+    request: Request, response: Response
+) -> AsyncIterator[AsyncSession]:
+    """`get_async_session` for a request, carrying the client's read position."""
+    async with new_async_session(await get_async_engine()) as session:
+        follow_client(session.sync_session, request, response)
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 """A blocking session for `def` endpoints; use it with the operations of `src.crud`."""
 
-AsyncSessionDep = Annotated[AsyncSession, Depends(get_async_session, scope="function")]
+AsyncSessionDep = Annotated[AsyncSession, Depends(request_async_session, scope="function")]
 """An asyncio session for `async def` endpoints; use it with `src.crud.aio`."""
 
 

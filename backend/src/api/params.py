@@ -7,7 +7,8 @@ from the server's side (its settings, its verifier, its own code) and is a
 500 (`errors.py`). So every value an endpoint passes on to an operation must
 be declared with the rule the operation applies: these types take their
 bounds from `src.crud.arguments`, where the operations take theirs, and
-publish them in the OpenAPI schema.
+publish them in the OpenAPI schema, as `minimum`/`maximum` (`ge=1`, not
+`gt=0`: the same rule for integers, said the way clients read a range).
 """
 
 from __future__ import annotations
@@ -19,6 +20,6 @@ from fastapi import Path
 from src.crud.arguments import MAX_ID
 
 TodoIdPath = Annotated[
-    int, Path(gt=0, le=MAX_ID, description="A todo's id: 1 to 2^63-1 (PostgreSQL BIGINT)")
+    int, Path(ge=1, le=MAX_ID, description="A todo's id: 1 to 2^63-1 (PostgreSQL BIGINT)")
 ]
 """A todo id in the path, e.g. `/todos/{todo_id}`."""

@@ -24,10 +24,11 @@ from pydantic import (
     field_serializer,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from src.config import replica_urls
 from src.config.sources import DotEnvFileSource, EnvironmentSource
 from src.errors import DatabaseURLError
 
@@ -164,6 +165,16 @@ class Settings(BaseSettings):
     cursor_secret_key: SecretStr | None = Field(
         default=None, alias="CURSOR_SECRET_KEY", min_length=32, max_length=512
     )
+    # Read replicas (src.database.replicas): comma-separated read-only endpoint URLs, and the
+    # lag past which one is skipped. DB_EXPECTED_PROCESSES: processes sharing the endpoint,
+    # for the connection-capacity check (src.database.capacity); unset: WEB_CONCURRENCY or 1.
+    database_replica_urls: Annotated[
+        tuple[URL, ...], NoDecode, BeforeValidator(replica_urls.parse_replica_urls)
+    ] = Field(default=(), alias="DATABASE_REPLICA_URLS")
+    replica_max_lag_s: float = Field(default=10.0, alias="DB_REPLICA_MAX_LAG_S", gt=0, le=3600)
+    expected_processes: PositiveInt | None = Field(
+        default=None, alias="DB_EXPECTED_PROCESSES", le=100_000
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -187,6 +198,18 @@ class Settings(BaseSettings):
     def _masked(self, url: URL | None) -> str | None:
         # A URL is a tuple: dumped as is, it would carry the password in clear.
         return None if url is None else url.render_as_string(hide_password=True)
+
+    @field_serializer("database_replica_urls")
+    def _masked_replicas(self, urls: tuple[URL, ...]) -> list[str]:
+        return [url.render_as_string(hide_password=True) for url in urls]
+
+    @model_validator(mode="after")
+    def _replicas_need_postgres(self) -> Settings:
+        if self.database_replica_urls and not self.is_postgres:
+            raise replica_urls.ReplicaURLError(
+                None, "read replicas need a PostgreSQL DATABASE_URL (the primary)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_database(self) -> Settings:

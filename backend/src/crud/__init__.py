@@ -6,6 +6,7 @@ has the same functions for an `AsyncSession`. See
 specs/001-db-schema/contracts/database-operations.md.
 """
 
+from src.crud.accounts import deactivate_user, set_active, update_user
 from src.crud.todos import (
     TodoCounts,
     TodoPage,
@@ -29,13 +30,16 @@ __all__ = [
     "create_todo",
     "create_todos",
     "create_user",
+    "deactivate_user",
     "delete_todo",
     "delete_user",
     "get_todo",
     "get_user",
     "get_user_by_email",
     "list_todos",
+    "set_active",
     "set_completed",
     "toggle_completed",
     "update_todo",
+    "update_user",
 ]

@@ -4,9 +4,10 @@
 
 Each runs the blocking implementation through `AsyncSession.run_sync`,
 SQLAlchemy's documented way to share ORM code with asyncio: the function runs
-in the session's greenlet, its I/O is awaited on the event loop. The two
-operations that hash a password do the hashing in a worker thread first, so
-Argon2 never blocks the loop; everything else is CPU-light.
+in the session's greenlet, its I/O is awaited on the event loop. The
+operations that hash or check a password do it in a worker thread, between
+the blocking function's own SQL parts, so Argon2 never blocks the loop and no
+transaction or connection is held meanwhile; everything else is CPU-light.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from src.crud import todos, users
-from src.crud.arguments import EmailLookup, refused, validated
+from src.crud import accounts, todos, users
+from src.crud.arguments import EmailLookup, RowId, refused, validated
 from src.crud.todos import TodoCounts, TodoPage
 from src.models import User, UserCreate
+from src.models.user import CurrentPassword
 from src.security.passwords import check_password_async, hash_password
 
 P = ParamSpec("P")
@@ -53,6 +55,7 @@ def _on_async_session(
 get_user = _on_async_session(users.get_user)
 get_user_by_email = _on_async_session(users.get_user_by_email)
 delete_user = _on_async_session(users.delete_user)
+set_active = _on_async_session(accounts.set_active)
 
 create_todo = _on_async_session(todos.create_todo)
 create_todos = _on_async_session(todos.create_todos)
@@ -87,6 +90,35 @@ async def authenticate(
     return await session.run_sync(users.accept_login, user, verdict)
 
 
+@validated
+async def update_user(session: AsyncSession, user_id: RowId, data: accounts.CheckedUpdate) -> User:
+    """`src.crud.update_user`: the check of the current password as `authenticate` does it,
+    then the new password's hashing in a worker thread, between the blocking parts."""
+    account = await session.run_sync(accounts.account_to_change, user_id)
+    proof = await _confirmed(account, data.current_password)
+    new_hash = None
+    if data.new_password is not None:
+        new_hash = await asyncio.to_thread(hash_password, data.new_password)
+    return await session.run_sync(
+        accounts.store_change, proof, accounts.changed_values(data, new_hash)
+    )
+
+
+@validated
+async def deactivate_user(
+    session: AsyncSession, user_id: RowId, current_password: CurrentPassword
+) -> User:
+    """`src.crud.deactivate_user`, with the password's check off the event loop."""
+    account = await session.run_sync(accounts.account_to_change, user_id)
+    proof = await _confirmed(account, current_password)
+    return await session.run_sync(accounts.store_change, proof, accounts.DEACTIVATED)
+
+
+async def _confirmed(account: User, password: SecretStr) -> accounts.Confirmation:
+    verdict = await check_password_async(password, users.stored_hash(account))
+    return accounts.confirmed(account, verdict)
+
+
 __all__ = [
     "TodoCounts",
     "TodoPage",
@@ -95,13 +127,16 @@ __all__ = [
     "create_todo",
     "create_todos",
     "create_user",
+    "deactivate_user",
     "delete_todo",
     "delete_user",
     "get_todo",
     "get_user",
     "get_user_by_email",
     "list_todos",
+    "set_active",
     "set_completed",
     "toggle_completed",
     "update_todo",
+    "update_user",
 ]

@@ -9,6 +9,12 @@ canonical base64 (it decodes, re-encodes and compares), a tag that verifies,
 and every field in its range. Anything else is `InvalidCursorError`, raised
 before any SQL is sent.
 
+A search's cursor is bound to its search text (as the query uses it, lower
+case) through the tag: the HMAC covers the position followed by NUL and the
+text, which the cursor does not carry. A cursor offered with another search,
+or without one, fails to verify; a list without search signs the position
+alone, as before searches existed, so earlier cursors stay valid.
+
 The tag is not what keeps users apart: every query is scoped to the caller's
 `user_id` whatever the cursor says (research.md, section 8). It stops
 hand-made positions and turns edits, truncation and stale cursors into one
@@ -56,6 +62,10 @@ _QUERY_FLAGS = {
 _QUERY_OF_FLAGS = {flags: query for query, flags in _QUERY_FLAGS.items()}
 
 _MALFORMED = "is malformed or has been altered"
+_ANOTHER_LIST = "belongs to another list; start again without a cursor"
+_MALFORMED_OR_ANOTHER_SEARCH = (
+    "is malformed, has been altered or belongs to another search; start again without a cursor"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,7 @@ class Position:
     newest_first: bool
     created_at: datetime
     todo_id: int
+    search: str | None = None  # the search text as the query used it; None without search
 
 
 def signing_key() -> bytes:
@@ -91,13 +102,19 @@ def encode_cursor(position: Position, *, key: bytes | None = None) -> str:
     micros = (position.created_at - _EPOCH) // timedelta(microseconds=1)
     flags = _QUERY_FLAGS[(position.completed, position.newest_first)]
     payload = _POSITION.pack(VERSION, position.user_id, flags, micros, position.todo_id)
-    return seal(payload, key=signing_key() if key is None else key)
+    return seal(payload, key=signing_key() if key is None else key, search=position.search)
 
 
-def seal(payload: bytes, *, key: bytes) -> str:
-    """`payload` and its tag under `key`, as cursor text."""
-    tag = hmac.digest(key, _DOMAIN + payload, "sha256")
+def seal(payload: bytes, *, key: bytes, search: str | None = None) -> str:
+    """`payload` and its tag under `key` (bound to `search`, if given), as cursor text."""
+    tag = _tag(key, payload, search)
     return base64.urlsafe_b64encode(payload + tag).rstrip(b"=").decode("ascii")
+
+
+def _tag(key: bytes, payload: bytes, search: str | None) -> bytes:
+    # The search text has no NUL (a search rule) and the payload a fixed length: unambiguous.
+    bound = b"" if search is None else b"\x00" + search.encode("utf-8")
+    return hmac.digest(key, _DOMAIN + payload + bound, "sha256")
 
 
 def decode_cursor(
@@ -106,20 +123,21 @@ def decode_cursor(
     user_id: int,
     completed: bool | None,
     newest_first: bool,
+    search: str | None = None,
     key: bytes | None = None,
 ) -> Position:
     """The position `cursor` points at, if this package minted it for exactly this query."""
-    position = _unseal(cursor, signing_key() if key is None else key)
+    position = _unseal(cursor, signing_key() if key is None else key, search)
     if (position.user_id, position.completed, position.newest_first) != (
         user_id,
         completed,
         newest_first,
     ):
-        raise InvalidCursorError("belongs to another list; start again without a cursor")
+        raise InvalidCursorError(_ANOTHER_LIST)
     return position
 
 
-def _unseal(cursor: str, key: bytes) -> Position:
+def _unseal(cursor: str, key: bytes, search: str | None) -> Position:
     if not isinstance(cursor, str) or not _TEXT.fullmatch(cursor):
         raise InvalidCursorError(_MALFORMED)
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))  # the pattern admits it
@@ -127,8 +145,12 @@ def _unseal(cursor: str, key: bytes) -> Position:
     if base64.urlsafe_b64encode(raw).rstrip(b"=") != cursor.encode("ascii"):
         raise InvalidCursorError(_MALFORMED)
     payload, tag = raw[: _POSITION.size], raw[_POSITION.size :]
-    if not hmac.compare_digest(tag, hmac.digest(key, _DOMAIN + payload, "sha256")):
-        raise InvalidCursorError(_MALFORMED)
+    if not hmac.compare_digest(tag, _tag(key, payload, search)):
+        if search is None:  # a search's cursor too: without its text, nothing tells them apart
+            raise InvalidCursorError(_MALFORMED)
+        if hmac.compare_digest(tag, _tag(key, payload, None)):
+            raise InvalidCursorError(_ANOTHER_LIST)  # a cursor of the list without search
+        raise InvalidCursorError(_MALFORMED_OR_ANOTHER_SEARCH)
     version, user_id, flags, micros, todo_id = _POSITION.unpack(payload)
     if version != VERSION:
         raise InvalidCursorError("was made by another version of this API")
@@ -141,4 +163,4 @@ def _unseal(cursor: str, key: bytes) -> Position:
     ):
         raise InvalidCursorError(_MALFORMED)
     created_at = _EPOCH + timedelta(microseconds=micros)
-    return Position(user_id, query[0], query[1], created_at, todo_id)
+    return Position(user_id, query[0], query[1], created_at, todo_id, search)

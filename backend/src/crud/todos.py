@@ -28,6 +28,14 @@ from src.crud.arguments import Cursor, PageSize, RowId, TodoCreateItem, validate
 from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.crud.results import rows_matched
+from src.crud.search import (
+    SEARCH_COUNT,
+    SearchText,
+    like_pattern,
+    prepare_connection,
+    search_key,
+    search_page_statement,
+)
 from src.crud.statements import (
     BULK_BATCH,
     COUNT,
@@ -131,38 +139,55 @@ def list_todos(
     limit: PageSize = 50,
     cursor: Cursor | None = None,
     newest_first: StrictBool = True,
+    search: SearchText | None = None,
 ) -> TodoPage:
     """One page of `user_id`'s todos in (created_at, id) order, and the cursor for the next.
 
     Keyset pagination: a deep page costs what the first one does. `next_cursor`
-    is None on the last page.
+    is None on the last page. With `search`, only todos whose title or
+    description contains it, in any letter case (`src.crud.search`); the
+    cursor is then bound to that search.
     """
+    key = None if search is None else search_key(search)
     parameters: dict[str, Any] = {"owner_id": user_id, "row_limit": limit + 1}
     if completed is not None:
         parameters["completed"] = completed
+    if key is not None:
+        parameters["search_pattern"] = like_pattern(key)
     if cursor is not None:
         after = decode_cursor(
-            cursor, user_id=user_id, completed=completed, newest_first=newest_first
+            cursor, user_id=user_id, completed=completed, newest_first=newest_first, search=key
         )
         parameters |= {"after_created_at": after.created_at, "after_id": after.todo_id}
-    statement = page_statement(
+    statement = (page_statement if key is None else search_page_statement)(
         filtered=completed is not None, after_cursor=cursor is not None, newest_first=newest_first
     )
     with all_or_nothing(session, user_id, writes=False):
+        if key is not None:
+            prepare_connection(session)
         rows = list(session.scalars(statement, parameters))
     items = rows[:limit]
     if len(rows) <= limit:
         return TodoPage(items, None)
     last = items[-1]
     assert last.id is not None
-    position = Position(user_id, completed, newest_first, last.created_at, last.id)
+    position = Position(user_id, completed, newest_first, last.created_at, last.id, key)
     return TodoPage(items, encode_cursor(position))
 
 
 @validated
-def count_todos(session: Session, user_id: RowId) -> TodoCounts:
+def count_todos(
+    session: Session, user_id: RowId, *, search: SearchText | None = None
+) -> TodoCounts:
+    """How many of `user_id`'s todos there are, by status; with `search`, of those
+    `list_todos` finds with it."""
+    parameters: dict[str, Any] = {"owner_id": user_id}
+    if search is not None:
+        parameters["search_pattern"] = like_pattern(search_key(search))
     with all_or_nothing(session, user_id, writes=False):
-        rows = session.execute(COUNT, {"owner_id": user_id})
+        if search is not None:
+            prepare_connection(session)
+        rows = session.execute(COUNT if search is None else SEARCH_COUNT, parameters)
         by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
     return TodoCounts(total=done + pending, completed=done, open=pending)

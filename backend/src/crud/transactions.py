@@ -10,6 +10,9 @@ how the transaction travels and ends it before the operation returns:
   statement is its own implicit transaction: one round trip, nothing held
   after it. An operation of several statements (a bulk insert of more than
   one batch) runs in one explicit transaction, committed here.
+- With read replicas (`DATABASE_REPLICA_URLS`), such an operation that only
+  reads may run on a replica instead; `src.database.replicas` decides, and
+  learns the primary's WAL position after each write for it.
 - A session already inside a transaction (the caller began one, or bound the
   session to a connection in one) is joined: a write commits it, as always; a
   read leaves it to its owner.
@@ -40,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from src.database import autocommit
+from src.database import autocommit, read_your_writes, replicas
 from src.database.resilience import is_interrupt
 from src.errors import DataLayerError, NotFoundError, SessionConfigurationError
 from src.models import Todo, User
@@ -77,10 +80,12 @@ def all_or_nothing(
     try:
         # Inside the try: a failure while beginning (a full pool, an interrupt) is rolled
         # back too, so no connection carrying a user outlives the operation.
-        own = _begin(session, user_id, single_statement=single_statement)
+        own = _begin(session, user_id, single_statement=single_statement, writes=writes)
         yield
         if own or writes:
             end_keeping_objects(session)
+        if writes:
+            read_your_writes.note_write(session, user_id)  # where this user's reads must be
     except NotFoundError:
         if own:
             end_keeping_objects(session)
@@ -91,9 +96,11 @@ def all_or_nothing(
         # connection the interrupt cut is local (SQLAlchemy discarded that connection).
         roll_back(session, reload=not is_interrupt(exc))
         raise
+    finally:
+        replicas.end_operation(session)
 
 
-def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> bool:
+def _begin(session: Session, user_id: int | None, *, single_statement: bool, writes: bool) -> bool:
     """Begin the operation's own transaction; False if it joins one the caller holds.
 
     Its own: the connection carries the user for every statement of the
@@ -117,6 +124,8 @@ def _begin(session: Session, user_id: int | None, *, single_statement: bool) -> 
         if user_id is not None:
             act_as(session, user_id)
         return False
+    if not writes and single_statement and replicas.route_read(session, bind.engine, user_id):
+        return True  # a replica, or the primary if it cannot serve (src.database.replicas)
     connection = session.connection(execution_options=as_user(user_id))
     if single_statement and not (session.new or session.dirty or session.deleted):
         autocommit.switch_on(connection)

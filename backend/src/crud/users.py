@@ -1,10 +1,14 @@
 """Account operations: registration, lookup, authentication, deletion.
 
 Plain functions taking a `Session` first. The two that hash a password are
-also split at the hash (`register`, `lookup_for_login` / `check_login` /
+also split at the hash (`register`; `get_user_by_email` / `check_login` /
 `accept_login`) so that `src.crud.aio` can run the hashing in a worker thread
 and only the SQL through `run_sync`; the blocking functions here compose the
-same parts, so both paths do exactly the same thing.
+same parts, so both paths do exactly the same thing. Changes to an account
+(email, password, deactivation) are in `src.crud.accounts`.
+
+A deactivated account (`is_active` false) keeps its row and todos, and is
+answered as a wrong password wherever a password is checked (`stored_hash`).
 """
 
 from __future__ import annotations
@@ -89,8 +93,10 @@ def check_login(user: User | None, password: SecretStr) -> Verdict:
 
 
 def stored_hash(user: User | None) -> str | None:
-    """What `check_password` checks a login against: the account's hash, or None for no account."""
-    return None if user is None else user.hashed_password
+    """What `check_password` checks a password against: the account's hash; None for no
+    account or a deactivated one, whose check is then the decoy and a failure, with the
+    failed-login wait, whatever the password: the answer and its time are a wrong password's."""
+    return None if user is None or not user.is_active else user.hashed_password
 
 
 def accept_login(session: Session, user: User | None, verdict: Verdict) -> User | None:

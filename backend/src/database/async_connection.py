@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.config.settings import Settings, get_settings
-from src.database import resilience
+from src.database import replicas, resilience
 from src.database.engine_factory import engine_options, libpq_connect_args, prepare
 from src.database.psycopg_cursor import LastResultCursor
 
@@ -54,6 +54,9 @@ def build_async_engine(settings: Settings) -> AsyncEngine:
     options = engine_options(settings, resilience.GuardedAsyncQueuePool)
     engine = create_async_engine(url, **options, connect_args=connect_args)
     prepare(engine.sync_engine, settings)
+    if settings.database_replica_urls:
+        built = [build_async_engine(s).sync_engine for s in replicas.replica_settings(settings)]
+        replicas.attach(engine.sync_engine, built, settings)
     return engine
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool
 
 from src.config.settings import Settings
-from src.database import autocommit, liveness, resilience
+from src.database import autocommit, capacity, liveness, replicas, resilience
 from src.database.closing import install_quiet_rollback
 from src.database.memory_pool import OneConnectionPool
 from src.models.row_security import install_user_naming
@@ -73,6 +73,10 @@ def build_engine(settings: Settings) -> Engine:
         options["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, **options)
     prepare(engine, settings)
+    if settings.database_replica_urls:
+        replicas.attach(
+            engine, [build_engine(s) for s in replicas.replica_settings(settings)], settings
+        )
     return engine
 
 
@@ -101,6 +105,7 @@ def prepare(engine: Engine, settings: Settings) -> None:
     install_quiet_rollback(engine)
     if url.get_backend_name() == "postgresql":
         liveness.install_idle_check(engine, settings.pool_ping_after_idle_s)
+        capacity.install(engine, settings)
         install_user_naming(engine)
         autocommit.install(engine)
         # Bulk inserts as multi-row INSERT batches on psycopg 3 too (psycopg2's default):

@@ -6,7 +6,7 @@ flush-time validation guard.
 
 from src.models import guard as _guard  # noqa: F401  installs the flush-time guard
 from src.models.todo import Todo, TodoCreate, TodoRead, TodoUpdate
-from src.models.user import User, UserCreate, UserRead, email_key
+from src.models.user import User, UserCreate, UserRead, UserUpdate, email_key
 
 __all__ = [
     "Todo",
@@ -16,5 +16,6 @@ __all__ = [
     "User",
     "UserCreate",
     "UserRead",
+    "UserUpdate",
     "email_key",
 ]

@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
 from src.models.base import INVISIBLE_CHARACTERS, TimestampFields, reject_nul, require_visible
+from src.models.json_schema import VISIBLE_CHARACTER, Documented, omitted_not_null, refused_text
 from src.models.row_security import attach_row_security
 from src.models.types import BigIntegerKey
 
@@ -34,11 +35,29 @@ Title = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
     AfterValidator(reject_nul),
     AfterValidator(require_visible),
+    Documented(
+        {
+            "pattern": VISIBLE_CHARACTER,
+            "not": {"pattern": refused_text(TITLE_MAX_LENGTH)},
+            "description": f"Leading and trailing whitespace is removed; 1 to {TITLE_MAX_LENGTH} "
+            "characters remain, at least one of them visible (not a control, format, "
+            "separator or other invisible character); no NUL (U+0000) anywhere.",
+        },
+        untrue_of_input=("maxLength",),
+    ),
 ]
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_MAX_LENGTH),
     AfterValidator(reject_nul),
+    Documented(
+        {
+            "not": {"pattern": refused_text(DESCRIPTION_MAX_LENGTH)},
+            "description": "Leading and trailing whitespace is removed; at most "
+            f"{DESCRIPTION_MAX_LENGTH} characters remain; no NUL (U+0000) anywhere.",
+        },
+        untrue_of_input=("maxLength",),
+    ),
 ]
 
 
@@ -110,8 +129,11 @@ class TodoCreate(TodoBase):  # noqa: PLW1641  unhashable, as every mutable pydan
 class TodoUpdate(SQLModel):
     """A partial update: only the fields sent change; `title` and `completed` cannot be null."""
 
-    model_config = SQLModelConfig(extra="forbid", strict=True)
+    model_config = SQLModelConfig(
+        extra="forbid", strict=True, json_schema_extra=omitted_not_null("title", "completed")
+    )
 
+    # None is only the "not sent" default, refused when sent (below), and not published.
     title: Title | None = None
     description: Description | None = None
     completed: StrictBool | None = None

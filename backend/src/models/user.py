@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, SecretStr, StringConstraints
+import email_validator
+from pydantic import AfterValidator, SecretStr, StrictBool, StringConstraints, field_validator
 from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, String, true
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
 from src.models.base import NoNulStr, TimestampFields
+from src.models.json_schema import NO_NUL, Documented, ends_with_label, omitted_not_null
 from src.models.types import BigIntegerKey
 
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
@@ -88,11 +90,7 @@ def _check_password(value: SecretStr) -> SecretStr:
             {"min_length": PASSWORD_MIN_LENGTH},
         )
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise PydanticCustomError(
-            "string_too_long",
-            "must be at most {max_length} characters long",
-            {"max_length": PASSWORD_MAX_LENGTH},
-        )
+        raise _too_long()
     if "\x00" in password:
         raise ValueError("must not contain NUL (\\x00) characters")
     if not is_unicode_text(password):
@@ -100,8 +98,62 @@ def _check_password(value: SecretStr) -> SecretStr:
     return value
 
 
-Email = Annotated[str, AfterValidator(email_key), StringConstraints(max_length=EMAIL_MAX_LENGTH)]
-Password = Annotated[SecretStr, AfterValidator(_check_password)]
+def _check_current_password(value: SecretStr) -> SecretStr:
+    """Only its length is bounded (the cost of checking it): any other rule would refuse a
+    password that was set under older rules and still logs in."""
+    if len(value.get_secret_value()) > PASSWORD_MAX_LENGTH:
+        raise _too_long()
+    return value
+
+
+def _too_long() -> PydanticCustomError:
+    return PydanticCustomError(
+        "string_too_long",
+        "must be at most {max_length} characters long",
+        {"max_length": PASSWORD_MAX_LENGTH},
+    )
+
+
+Email = Annotated[
+    str,
+    AfterValidator(email_key),
+    StringConstraints(max_length=EMAIL_MAX_LENGTH),
+    Documented(
+        {
+            "format": "idn-email",
+            "not": {"pattern": ends_with_label(email_validator.SPECIAL_USE_DOMAIN_NAMES)},
+            "description": "An email address, Unicode allowed; its domain has a dot, ends in a "
+            "letter and is no special-use name (.test, .local, .invalid, ...). Kept as its key "
+            f"(NFKC, lower case, Unicode domain) of at most {EMAIL_MAX_LENGTH} characters; "
+            "surrounding spaces and a display name (`Ann <ann@x.com>`) are dropped first.",
+        },
+        untrue_of_input=("maxLength",),  # the key's limit: a display name may make it longer
+    ),
+]
+Password = Annotated[
+    SecretStr,
+    AfterValidator(_check_password),
+    Documented(
+        {
+            "minLength": PASSWORD_MIN_LENGTH,
+            "maxLength": PASSWORD_MAX_LENGTH,
+            "pattern": NO_NUL,
+            "description": f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters of "
+            "Unicode text: no NUL (U+0000), no lone surrogate.",
+        }
+    ),
+]
+CurrentPassword = Annotated[
+    SecretStr,
+    AfterValidator(_check_current_password),
+    Documented(
+        {
+            "maxLength": PASSWORD_MAX_LENGTH,
+            "description": "The account's password as it is now, checked as a login checks "
+            "it; a wrong one is refused naming this field.",
+        }
+    ),
+]
 PasswordHash = Annotated[NoNulStr, AfterValidator(_require_password_hash)]
 
 
@@ -120,6 +172,10 @@ class User(UserBase, TimestampFields, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerKey)
     hashed_password: PasswordHash = Field(sa_type=String(255), nullable=False, repr=False)
+    # False: deactivated. No login, no token accepted, todos kept (`crud.set_active`).
+    is_active: StrictBool = Field(
+        default=True, nullable=False, sa_column_kwargs={"server_default": true()}
+    )
 
 
 class UserCreate(SQLModel):
@@ -131,6 +187,36 @@ class UserCreate(SQLModel):
 
     email: Email
     password: Password
+
+
+class UserUpdate(SQLModel):
+    """What an account holder sends to change the account: the current password, always
+    (a stolen token alone must not take an account over), and a new email, a new password or
+    both. Either may be omitted, neither set to null; a new password follows registration's
+    rules, a new email is keyed as registration keys it."""
+
+    model_config = SQLModelConfig(
+        extra="forbid",
+        strict=True,
+        hide_input_in_errors=True,
+        json_schema_extra=omitted_not_null("email", "new_password"),
+    )
+
+    current_password: CurrentPassword
+    # None is only the "not sent" default, refused when sent (below), and not published.
+    email: Email | None = None
+    new_password: Password | None = None
+
+    @field_validator("email", "new_password", mode="before")
+    @classmethod
+    def _not_null_when_sent(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not set to null")
+        return value
+
+    def checked(self) -> UserUpdate:
+        """This change validated again from what was sent (an instance may skip validation)."""
+        return UserUpdate.model_validate(self.model_dump(exclude_unset=True))
 
 
 class UserRead(UserBase):

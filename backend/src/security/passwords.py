@@ -17,6 +17,7 @@ time could. See research.md for the cost.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from functools import cache
@@ -119,9 +120,20 @@ def _verdict_and_deadline(password: Password, password_hash: str | None) -> tupl
     return verdict, started if verdict[0] else started + budget
 
 
-@cache
 def failed_login_budget() -> float:
     """Seconds a failed login lasts: the slowest check a login meets here, plus a margin.
+
+    Measured by the first caller while the others wait for it: twenty first
+    logins at once in a new process would otherwise each measure, sharing the
+    CPU, and take seconds each.
+    """
+    with _BUDGET_LOCK:
+        return _measured_budget()
+
+
+@cache
+def _measured_budget() -> float:
+    """The budget, measured once per process.
 
     That is a bcrypt check at `BCRYPT_BUDGETED_COST`, or an Argon2id check if
     slower, measured once per process (~0.2 s) on this machine: bcrypt at a
@@ -135,6 +147,9 @@ def failed_login_budget() -> float:
     argon2_check = _fastest(lambda: _argon2().verify(b"not the decoy", _decoy_hash()))
     scale = 2.0 ** (BCRYPT_BUDGETED_COST - _PROBE_COST)
     return _BUDGET_MARGIN * max(bcrypt_check * scale, argon2_check)
+
+
+_BUDGET_LOCK = threading.Lock()
 
 
 def _fastest(check: Callable[[], object], runs: int = 3) -> float:

@@ -9,7 +9,12 @@ database of this module (as the least-privilege role) emptied after each test.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import importlib
+import json
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -77,6 +82,14 @@ def service(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     return importlib.import_module(f"examples.{request.param}")
 
 
+@pytest.fixture
+def no_jwt_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `JWT_*` variable of the machine running the tests reaches `TokenSettings`."""
+    for name in list(os.environ):
+        if name.startswith("JWT_"):
+            monkeypatch.delenv(name)
+
+
 def serve(monkeypatch: pytest.MonkeyPatch, database_url: str, **variables: object) -> None:
     """Point the service at `database_url` (with pool variables) from its next request on."""
     dispose_engine()
@@ -106,7 +119,31 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str,
     """Authorization headers for `email`."""
     response = client.post("/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return bearer(response.json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Authorization headers presenting `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def hand_signed(
+    header: dict[str, object], claims: dict[str, object], hmac_key: bytes | None
+) -> str:
+    """A JWS made by hand: HMAC-SHA256 over the two parts with `hmac_key`, or unsigned (None).
+
+    For the tokens an attacker writes and PyJWT refuses to make: `alg: none`,
+    and HS256 "signed" with a public key's PEM (algorithm confusion).
+    """
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(claims).encode())}"
+    if hmac_key is None:
+        return f"{signing_input}."
+    signature = hmac.new(hmac_key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
 
 
 def new_account(client: TestClient, email: str) -> dict[str, str]:

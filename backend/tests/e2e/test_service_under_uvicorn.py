@@ -37,8 +37,8 @@ import pytest
 
 from tests.conftest import grant, migrate, started_neon_like
 from tests.e2e.load import Tally, User
-from tests.neon_local import APP_USER, NeonLikeServer
-from tests.uvicorn_server import UvicornServer
+from tests.standins.neon_local import APP_USER, NeonLikeServer
+from tests.standins.uvicorn_server import UvicornServer
 
 USERS = 6
 MAX_OPERATIONS_PER_USER = 150

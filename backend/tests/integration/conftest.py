@@ -17,8 +17,8 @@ from sqlmodel import SQLModel
 
 from src.database.connection import build_engine
 from tests.conftest import settings_for, unavailable
-from tests.neon_local import NeonLikeServer, neon_stack
-from tests.neon_proxy import NeonProxy
+from tests.standins.neon_local import NeonLikeServer, neon_stack
+from tests.standins.neon_proxy import NeonProxy
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def stack() -> Iterator[tuple[NeonLikeServer, NeonProxy]]:
         try:
             server, proxy = exits.enter_context(neon_stack())
         except (OSError, RuntimeError, psycopg2.Error) as exc:
-            # A missing program says which package to install (tests/programs.py).
+            # A missing program says which package to install (tests/standins/programs.py).
             unavailable(f"cannot start the Neon stand-in (TLS PostgreSQL, PgBouncer, proxy): {exc}")
         engine = build_engine(settings_for(server.direct_url()))
         try:

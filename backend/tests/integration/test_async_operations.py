@@ -22,7 +22,7 @@ from src.errors import (
 )
 from src.models import TodoCreate, TodoUpdate, User, UserCreate
 from tests.conftest import add_user_async, settings_for
-from tests.neon_local import NeonLikeServer
+from tests.standins.neon_local import NeonLikeServer
 
 
 @pytest.fixture

@@ -53,11 +53,11 @@ def statements_sent(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def refused_before_any_sql(session: Session, user: int, cursor: str, **query: bool) -> str:
+def refused_before_any_sql(session: Session, user: int, cursor: str) -> str:
     """The rule `list_todos` gives for `cursor`, after proving it sent no SQL."""
     engine = session.get_bind().engine
     with statements_sent(engine) as sent, pytest.raises(InvalidCursorError) as refused:
-        crud.list_todos(session, user, cursor=cursor, **query)
+        crud.list_todos(session, user, cursor=cursor)
     assert sent == []
     return refused.value.rule
 

@@ -21,8 +21,8 @@ from src import crud
 from src.database.connection import build_engine, new_session
 from src.models import TodoCreate
 from tests.conftest import add_user, settings_for
-from tests.neon_local import APP_USER, NeonLikeServer
-from tests.round_trip_proxy import RoundTripProxy
+from tests.standins.neon_local import APP_USER, NeonLikeServer
+from tests.standins.round_trip_proxy import RoundTripProxy
 
 ORDINARY_GAP_S = 1.2  # one request a second per process: longer than any ping timer's window
 CLOSE_ARRIVES_S = 0.3  # a terminated backend's close reaching the idle socket

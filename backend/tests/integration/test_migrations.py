@@ -115,7 +115,7 @@ def test_migrations_and_create_all_build_the_same_postgres_schema(
     migrated = schema_of(upgrade_to_head)
     created = schema_of(SQLModel.metadata.create_all)
     assert migrated == created
-    assert len(migrated["columns"]) == 12
+    assert len(migrated["columns"]) == 13
     assert len(migrated["indexes"]) == 5
     assert len(migrated["policies"]) == 4
     assert migrated["row_security"] == [("todo", True, True), ("user", False, False)]

@@ -3,7 +3,7 @@
 A compute that is waking up makes Neon's proxy answer `Couldn't connect to
 compute node`; a connection storm makes it refuse permits; a suspend or
 restart drops connections. Every test connects as an application would: by
-endpoint host name through the proxy (`tests/neon_proxy.py`), which routes
+endpoint host name through the proxy (`tests/standins/neon_proxy.py`), which routes
 `-pooler` endpoints to PgBouncer in transaction mode and the others straight to
 PostgreSQL. `test_resilience_async.py` holds the asyncio twins.
 """
@@ -29,8 +29,8 @@ from src.database.connection import build_engine, check_connection, new_session
 from src.errors import DatabaseConnectionError, PoolExhaustedError
 from src.models import Todo, TodoCreate, TodoUpdate, UserCreate
 from tests.conftest import act_as, add_user, settings_for
-from tests.neon_local import PASSWORD, NeonLikeServer
-from tests.neon_proxy import COULD_NOT_CONNECT, NO_PERMIT, NeonProxy
+from tests.standins.neon_local import PASSWORD, NeonLikeServer
+from tests.standins.neon_proxy import COULD_NOT_CONNECT, NO_PERMIT, NeonProxy
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from src.database.async_connection import build_async_engine, new_async_session
 from src.errors import DatabaseConnectionError
 from src.models import TodoCreate, User
 from tests.conftest import KNOWN_PASSWORD_HASH, settings_for
-from tests.neon_local import PASSWORD, NeonLikeServer
-from tests.neon_proxy import COULD_NOT_CONNECT, NO_PERMIT, NeonProxy
+from tests.standins.neon_local import PASSWORD, NeonLikeServer
+from tests.standins.neon_proxy import COULD_NOT_CONNECT, NO_PERMIT, NeonProxy
 
 pytestmark = pytest.mark.usefixtures("clean_users")
 

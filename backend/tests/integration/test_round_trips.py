@@ -30,7 +30,7 @@ from src.database.async_connection import build_async_engine
 from src.database.connection import build_engine
 from src.models import TodoCreate, TodoUpdate, UserCreate
 from tests.conftest import settings_for, tid, uid
-from tests.round_trip_proxy import RoundTripProxy
+from tests.standins.round_trip_proxy import RoundTripProxy
 
 PASSWORD = SecretStr("a long enough password")
 

@@ -27,7 +27,7 @@ from src.database.async_connection import (
 from src.database.connection import build_engine, get_session, session_scope
 from src.errors import DatabaseConnectionError
 from tests.conftest import settings_for
-from tests.neon_local import PASSWORD, NeonLikeServer
+from tests.standins.neon_local import PASSWORD, NeonLikeServer
 
 SELECT_1 = text("SELECT 1")
 

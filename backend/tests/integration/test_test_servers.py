@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from tests.neon_local import NeonLikeServer
-from tests.programs import MissingProgramError, find_program
-from tests.uvicorn_server import UvicornServer
+from tests.standins.neon_local import NeonLikeServer
+from tests.standins.programs import MissingProgramError, find_program
+from tests.standins.uvicorn_server import UvicornServer
 
 BACKEND = Path(__file__).resolve().parents[2]
 POOLER_TESTS = [

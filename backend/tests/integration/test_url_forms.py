@@ -18,8 +18,8 @@ from src.database.async_connection import build_async_engine
 from src.database.connection import build_engine
 from src.errors import DatabaseConnectionError
 from tests.conftest import settings_for
-from tests.neon_local import PASSWORD, NeonLikeServer
-from tests.neon_proxy import ENDPOINT, NeonProxy
+from tests.standins.neon_local import PASSWORD, NeonLikeServer
+from tests.standins.neon_proxy import ENDPOINT, NeonProxy
 
 STATE = text(
     "SELECT ssl, current_setting('application_name') FROM pg_stat_ssl WHERE pid = pg_backend_pid()"

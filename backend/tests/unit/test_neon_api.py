@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.neon_api import NeonApi, NeonApiError, throwaway_branch, unique_branch_name
-from tests.neon_api_standin import NeonApiStandIn
+from tests.standins.neon_api_standin import NeonApiStandIn
 
 KEY, PROJECT = "napi_secret_key_123", "quiet-fog-123456"
 

@@ -21,7 +21,7 @@ OPERATIONS = sorted(name for name in crud.__all__ if name[0].islower())
 
 def test_blocking_and_async_modules_offer_the_same_operations() -> None:
     assert sorted(crud.__all__) == sorted(aio.__all__)
-    assert len(OPERATIONS) == 14
+    assert len(OPERATIONS) == 17
 
 
 @pytest.mark.parametrize("name", OPERATIONS)

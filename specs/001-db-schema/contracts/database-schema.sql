@@ -11,12 +11,14 @@
 -- another application (re-hashed to Argon2id at the next successful login).
 -- Ids come from BIGSERIAL sequences, which never hand an id out twice, even after its row is
 -- deleted: a token carrying a deleted user's id must never name a newer user.
+-- is_active false: deactivated; the account and its todos stay, login and tokens are refused.
 CREATE TABLE "user" (
     created_at      TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
     updated_at      TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
     email           VARCHAR(254) NOT NULL,
     id              BIGSERIAL NOT NULL,
     hashed_password VARCHAR(255) NOT NULL,
+    is_active       BOOLEAN DEFAULT true NOT NULL,
     CONSTRAINT pk_user PRIMARY KEY (id),
     CONSTRAINT ck_user_email_lowercase CHECK (email = lower(email)),
     CONSTRAINT ck_user_hashed_password_is_hash CHECK (

@@ -1,0 +1,5 @@
+"""`python -m benchmarks.replicas`: see `run.py`."""
+
+from benchmarks.replicas.run import main
+
+main()
