@@ -119,8 +119,9 @@ def capacity_warning(budget: Budget) -> str | None:
         )
         return (
             f"connection capacity: {opened}, a Neon pooler that runs at most {busy} "
-            f"transactions at once (0.9 x max_connections {budget.max_connections}); "
-            f"more wait in its queue and are dropped after {NEON_QUERY_WAIT_TIMEOUT_S} s "
+            f"transactions at once (0.9 x max_connections {budget.max_connections}); when "
+            "they are all busy at once, the rest wait in its queue and are dropped after "
+            f"{NEON_QUERY_WAIT_TIMEOUT_S} s "
             f"(query_wait_timeout){refused}. Fix: {_fit(budget, busy)}, or a larger compute "
             "(max_connections grows with its size)"
         )

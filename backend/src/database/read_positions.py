@@ -1,8 +1,9 @@
 """Read-your-writes by WAL position: where a replica must be before it may serve a read.
 
 GitLab's database load balancer is the model (research.md, "Read replicas"):
-after a write commits, the primary's WAL position (`pg_current_wal_lsn()`,
-which every later commit only moves forward) is recorded; a replica may
+after a write commits, the primary's WAL position (its insert position, which
+every later commit only moves forward; `read_your_writes` says why not the
+write position) is recorded; a replica may
 serve a read only once it has replayed that position, else the primary
 serves it. Never timers: a position is exact whatever the lag.
 

@@ -48,6 +48,7 @@ from src.models.row_security import as_user
 _ROUTE = "todo.replica_route"  # Session.info: the routed read of the current operation
 _CHECK = "todo_replica_check"  # execution option: the check sent ahead of the statement
 REPLICA_CONNECT_TIMEOUT_S = 3
+REPLICA_POOL_TIMEOUT_S = 0.25
 # Without CURSOR_SECRET_KEY (allowed outside production) tokens are checksummed, not signed.
 UNKEYED = b"todo-read-position: no CURSOR_SECRET_KEY set; this key is public"
 
@@ -61,10 +62,10 @@ class _Route:
 
 
 def replica_settings(settings: Settings) -> list[Settings]:
-    """Each replica's settings: its URL and the primary's pool, but no connect retries, a
-    short connect timeout, and a connection whose host stops answering is given up after
-    `REPLICA_CONNECT_TIMEOUT_S` (libpq's `tcp_user_timeout`, unless the URL sets it): the
-    primary serves while a replica is away."""
+    """Each replica's settings: its URL and the primary's pool size, but no connect
+    retries, a short connect timeout, a connection whose host stops answering given up
+    after `REPLICA_CONNECT_TIMEOUT_S` (libpq's `tcp_user_timeout`, unless the URL sets
+    it), and a short wait for a free pooled connection: the primary serves meanwhile."""
     timeout = min(settings.connect_timeout_s, REPLICA_CONNECT_TIMEOUT_S)
     silent = {"tcp_user_timeout": str(REPLICA_CONNECT_TIMEOUT_S * 1000)}
     return [
@@ -74,6 +75,7 @@ def replica_settings(settings: Settings) -> list[Settings]:
                 "database_replica_urls": (),
                 "connect_retry_budget_s": 0.0,
                 "connect_timeout_s": timeout,
+                "pool_timeout_s": min(settings.pool_timeout_s, REPLICA_POOL_TIMEOUT_S),
             }
         )
         for url in settings.database_replica_urls

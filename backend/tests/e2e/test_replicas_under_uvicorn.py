@@ -26,7 +26,7 @@ from tests.conftest import unavailable
 from tests.standins.replica_local import ReplicatedServer
 from tests.standins.uvicorn_server import UvicornServer
 
-LAG = "150ms"
+LAG = "2s"  # far longer than a request takes, even on a loaded machine
 LOOPS = 40
 TOKEN_SECRET = "replica-end-to-end-token-secret-0123456789"
 PASSWORD = "replica-e2e-password-1"
@@ -151,14 +151,19 @@ def test_no_request_fails_while_the_replica_stops_and_starts(
 
         burst(10)
         before = served_by_standby(cluster)
+        stopped = time.monotonic()
         cluster.stop_compute(cluster.standby)
         burst(20)
         cluster.start_compute(cluster.standby)
-        deadline = time.monotonic() + 25
+        started = time.monotonic()
         while served_by_standby(cluster) <= before:
-            assert time.monotonic() < deadline, "the replica never served again"
+            assert time.monotonic() - started < 25, "the replica never served again"
             burst(2)
             time.sleep(0.1)
+    print(
+        f"{len(statuses)} requests, statuses {sorted(set(statuses))}; replica down "
+        f"{started - stopped:.1f} s, serving again {time.monotonic() - started:.1f} s after it"
+    )
     assert set(statuses) == {200}
     assert before > 0
     for service in services:

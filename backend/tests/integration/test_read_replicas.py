@@ -33,7 +33,7 @@ from tests.conftest import add_user, settings_for, tid, uid, unavailable
 from tests.standins.replica_local import ReplicatedServer
 from tests.standins.round_trip_proxy import RoundTripProxy
 
-LAG = "200ms"  # the standby's apply delay: longer than a write-then-read takes here
+LAG = "2s"  # the standby's apply delay: far longer than a write-then-read takes
 LOOPS = 60
 KEY = "replica-tests-signing-key-0123456789abcdef"
 
@@ -104,6 +104,34 @@ def test_a_read_after_the_sessions_own_write_sees_it_while_the_replica_lags(
     assert refused.get("replica", 0) == 0
     assert refused["primary: replica behind"] == 2 * LOOPS
     assert served["replica"] == 2
+
+
+def test_a_write_committed_asynchronously_is_read_back_too(
+    cluster: ReplicatedServer, routed_engine: Engine
+) -> None:
+    """With `synchronous_commit = off` a commit record can sit in the WAL buffers behind
+    the write position (`pg_current_wal_lsn`): a replica at that position misses it. The
+    position taken is the insert position, which is past it."""
+    with closing(cluster.primary.admin()) as connection, connection.cursor() as cursor:
+        cursor.execute("ALTER SYSTEM SET synchronous_commit = off")
+        cursor.execute("SELECT pg_reload_conf()")
+    stale = 0
+    try:
+        with Session(routed_engine, expire_on_commit=False) as session:
+            user = add_user(session, "async-commit@example.com")
+            for n in range(LOOPS):
+                todo = crud.create_todo(session, uid(user), TodoCreate(title=f"a{n}"))
+                session.expunge_all()
+                try:
+                    stale += crud.get_todo(session, uid(user), tid(todo)).title != f"a{n}"
+                except TodoNotFoundError:
+                    stale += 1
+    finally:
+        with closing(cluster.primary.admin()) as connection, connection.cursor() as cursor:
+            cursor.execute("ALTER SYSTEM RESET synchronous_commit")
+            cursor.execute("SELECT pg_reload_conf()")
+    assert stale == 0
+    assert sum(read_your_writes.statistics(routed_engine).values()) == LOOPS
 
 
 async def test_asyncio_reads_follow_the_same_rule(
