@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 from jwt.algorithms import HMACAlgorithm
 from jwt.exceptions import InvalidKeyError
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from src.config.sources import DotEnvFileSource, EnvironmentSource
+from src.config.sources import PastedSettings
 from src.errors import DataLayerError
 
 HMAC_MIN_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -64,7 +64,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class TokenSettings(BaseSettings):
+class TokenSettings(PastedSettings):
     """The verifier's key and rules; the fields' aliases are the environment variables."""
 
     model_config = SettingsConfigDict(
@@ -95,24 +95,6 @@ class TokenSettings(BaseSettings):
     )
     # After a failed fetch, requests that need one get a 503 at once for this long.
     jwks_retry_after_s: float = Field(default=5.0, alias="JWT_JWKS_RETRY_AFTER_S", ge=0, le=300)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read as the data layer's settings are: blank counts as unset, `.env` by its BOM."""
-        env_file = getattr(dotenv_settings, "env_file", settings_cls.model_config.get("env_file"))
-        return (
-            init_settings,
-            EnvironmentSource(settings_cls),
-            DotEnvFileSource(settings_cls, env_file=env_file),
-            file_secret_settings,
-        )
 
     @field_validator("jwks_url")
     @classmethod

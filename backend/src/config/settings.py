@@ -24,12 +24,12 @@ from pydantic import (
     field_serializer,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from src.config import replica_urls
-from src.config.sources import DotEnvFileSource, EnvironmentSource
+from src.config.sources import PastedSettings
 from src.errors import DatabaseURLError
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def _to_url(value: Any) -> Any:
     raise DatabaseURLError("must be a string")
 
 
-class Settings(BaseSettings):
+class Settings(PastedSettings):
     """Everything the data layer can be told from outside; see `.env.example`."""
 
     model_config = SettingsConfigDict(
@@ -175,24 +175,6 @@ class Settings(BaseSettings):
     expected_processes: PositiveInt | None = Field(
         default=None, alias="DB_EXPECTED_PROCESSES", le=100_000
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The usual order (arguments, environment, `.env`), read as pasted (`sources.py`)."""
-        env_file = getattr(dotenv_settings, "env_file", settings_cls.model_config.get("env_file"))
-        return (
-            init_settings,
-            EnvironmentSource(settings_cls),
-            DotEnvFileSource(settings_cls, env_file=env_file),
-            file_secret_settings,
-        )
 
     @field_serializer("database_url")
     def _masked(self, url: URL | None) -> str | None:

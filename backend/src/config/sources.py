@@ -23,7 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values
-from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+)
 from pydantic_settings.sources.utils import parse_env_vars
 
 from src.errors import SettingsFileError
@@ -74,4 +79,29 @@ class DotEnvFileSource(DotEnvSettingsSource):
             ) from None
         return without_blanks(
             parse_env_vars(values, self.case_sensitive, False, self.env_parse_none_str)
+        )
+
+
+class PastedSettings(BaseSettings):
+    """Settings read in the usual order (arguments, environment, `.env`), as pasted (above).
+
+    The package's `Settings` and `src.api`'s `TokenSettings` both derive from
+    it, so every variable the package reads follows the same rules.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env_file = getattr(dotenv_settings, "env_file", settings_cls.model_config.get("env_file"))
+        return (
+            init_settings,
+            EnvironmentSource(settings_cls),
+            DotEnvFileSource(settings_cls, env_file=env_file),
+            file_secret_settings,
         )
