@@ -18,6 +18,9 @@ import os
 from pydantic import SecretStr
 
 from src.api import TokenConfigError, TokenSettings
+from src.config.secret_keys import KEY_COMMAND
+
+KEY_HINT = f"make one with: {KEY_COMMAND}"
 
 TOKEN_SECRET_VARIABLE = "EXAMPLE_TOKEN_SECRET"
 AUDIENCE = "todo-example"
@@ -26,12 +29,11 @@ ISSUER = "todo-example"
 
 def token_settings(secret: str | None = None) -> TokenSettings:
     """The example's token settings: `secret`, else `EXAMPLE_TOKEN_SECRET`; refuses to start
-    without one (`TokenSettings` holds the length rule)."""
+    without one, or with one that does not look generated (`TokenSettings` holds the rules)."""
     secret = os.environ.get(TOKEN_SECRET_VARIABLE, "") if secret is None else secret
     if not secret.strip():
-        raise RuntimeError(
-            f"{TOKEN_SECRET_VARIABLE} must be set to at least 32 random characters "
-            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        raise TokenConfigError(
+            TOKEN_SECRET_VARIABLE, f"must be set, the same for every worker; {KEY_HINT}"
         )
     try:
         return TokenSettings(secret=SecretStr(secret), audience=AUDIENCE, issuer=ISSUER)

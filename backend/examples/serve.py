@@ -6,8 +6,10 @@ inherit that, and asyncio turns on TCP_NODELAY only for sockets that report
 IPPROTO_TCP. Every keep-alive response written in two parts (headers, body)
 then waits for the client's delayed ACK: about 44 ms per request on Linux
 (Kludex/uvicorn#3149, open). This launcher binds the listener with
-IPPROTO_TCP and changes nothing else; README.md runs the example with it, and
-the service benchmark runs both of its services with it:
+IPPROTO_TCP, shows the package's INFO lines, and exits with status 3 when a
+worker refuses to start, as a single process does (below); it changes nothing
+else. README.md runs the example with it, and the service benchmark runs both
+of its services with it:
 
     python -m examples.serve examples.sync_app:app --workers 2
 """
@@ -15,11 +17,14 @@ the service benchmark runs both of its services with it:
 from __future__ import annotations
 
 import socket
+import sys
 import types
 from typing import Any
 
 import uvicorn.config
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.main import main
+from uvicorn.supervisors import Multiprocess
 
 
 def _tcp_socket(
@@ -40,6 +45,31 @@ class _SocketModule(types.ModuleType):
 _sockets = _SocketModule("socket")
 _sockets.socket = _tcp_socket  # type: ignore[attr-defined]
 uvicorn.config.socket = _sockets  # type: ignore[attr-defined]
+# The package's start-up lines (where DATABASE_URL came from, the schema revision, the
+# connection-capacity check) at INFO beside uvicorn's own: uvicorn's logging configuration
+# names only its loggers, so without this they would reach no handler. Every worker gets it:
+# the configuration travels to the worker processes inside uvicorn's Config.
+uvicorn.config.LOGGING_CONFIG["loggers"]["src"] = {
+    "handlers": ["default"],
+    "level": "INFO",
+    "propagate": False,
+}
+
+
+def _run_then_report_a_failed_start(self: Multiprocess) -> None:
+    """uvicorn's `--workers` supervisor, ending with status 3 when a worker could not start.
+
+    A worker that refuses to start (an unmigrated database, a setting that breaks
+    its rule) stops the parent, which then exits 0 as if asked to stop: a process
+    supervisor would take the refusal for a clean shutdown. A single process exits 3.
+    """
+    _supervise(self)
+    if any(process.exitcode == STARTUP_FAILURE for process in self.processes):
+        sys.exit(STARTUP_FAILURE)
+
+
+_supervise = Multiprocess.run
+Multiprocess.run = _run_then_report_a_failed_start  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,10 @@
     python -m src.demo            # the embedded SQLite default
     DATABASE_URL=postgresql://... python -m src.demo
 
+Its first log line says which database it uses and where that came from
+(the environment, a `.env` file, or the default). Every configuration fault
+is one line on stderr and exit status 1, never a traceback.
+
 Safe to run again: existing demo accounts are reused, not duplicated.
 """
 
@@ -59,15 +63,22 @@ def load_demo_data(session: Session) -> list[User]:
 
 
 def print_summary(session: Session, users: list[User]) -> None:
-    print(f"{'user':<22} {'total':>5} {'done':>5} {'open':>5}  newest")
+    """The per-user table, read in full before the first line is printed.
+
+    Reading may log (the first cursor says whether it is signed); logs go to
+    stderr, the table to stdout, and in a terminal a log line printed between
+    two rows used to land inside the table.
+    """
+    rows = []
     for user in users:
         assert user.id is not None
         counts = crud.count_todos(session, user.id)
         page = crud.list_todos(session, user.id, limit=1)
         newest = page.items[0].title if page.items else "-"
-        print(
+        rows.append(
             f"{user.email:<22} {counts.total:>5} {counts.completed:>5} {counts.open:>5}  {newest}"
         )
+    print("\n".join([f"{'user':<22} {'total':>5} {'done':>5} {'open':>5}  newest", *rows]))
 
 
 def row_security_status() -> str:

@@ -20,6 +20,10 @@ class DatabaseURLError(DataLayerError):
         self.rule = rule
 
 
+class SettingsError(DataLayerError):
+    """Settings break their rules: one line naming each variable and its rule, no value."""
+
+
 class SettingsFileError(DataLayerError):
     """A settings file (`.env`) cannot be read as text; the message names the file, no value."""
 

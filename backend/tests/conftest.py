@@ -175,7 +175,7 @@ def fresh_postgres(postgres_server: PostgresServer) -> Iterator[Callable[[], URL
         postgres_server.drop_database(url)
 
 
-def started_neon_like(**options: int) -> NeonLikeServer:
+def started_neon_like(**options: Any) -> NeonLikeServer:
     """A running Neon-like server, or a skip (a failure under CI=true) that says what is missing.
 
     A start that fails has already removed whatever it started.

@@ -28,6 +28,7 @@ from jwt.exceptions import InvalidKeyError
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from src.config.secret_keys import secret_key_problem
 from src.config.sources import PastedSettings
 from src.errors import DataLayerError
 
@@ -159,6 +160,9 @@ class TokenSettings(PastedSettings):
             raise TokenConfigError(
                 "JWT_SECRET", f"looks like a public key or JWK, not a random secret; {_SECRET_HINT}"
             ) from None
+        # Length is the per-algorithm byte minimum above; the rest is every key's one rule.
+        if problem := secret_key_problem(secret, min_length=0):
+            raise TokenConfigError("JWT_SECRET", problem)
 
     @property
     def accepted_algorithms(self) -> tuple[str, ...]:

@@ -17,10 +17,12 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     PositiveInt,
     SecretStr,
+    ValidationError,
     field_serializer,
     model_validator,
 )
@@ -29,8 +31,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from src.config import replica_urls
-from src.config.sources import PastedSettings
-from src.errors import DatabaseURLError
+from src.config.secret_keys import KEY_COMMAND, secret_key_problem
+from src.config.sources import PastedSettings, origin_of
+from src.errors import DatabaseURLError, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +121,13 @@ def _to_url(value: Any) -> Any:
     raise DatabaseURLError("must be a string")
 
 
+def _generated_key(key: SecretStr | None) -> SecretStr | None:
+    """A key set by hand must look generated (`secret_keys.py`), in every environment."""
+    if key is not None and (problem := secret_key_problem(key.get_secret_value())):
+        raise ValueError(problem)
+    return key
+
+
 class Settings(PastedSettings):
     """Everything the data layer can be told from outside; see `.env.example`."""
 
@@ -162,8 +172,8 @@ class Settings(PastedSettings):
     )
     echo: bool = Field(default=False, alias="DB_ECHO")
     # Signs pagination cursors; every process serving the same clients needs the same key.
-    cursor_secret_key: SecretStr | None = Field(
-        default=None, alias="CURSOR_SECRET_KEY", min_length=32, max_length=512
+    cursor_secret_key: Annotated[SecretStr | None, AfterValidator(_generated_key)] = Field(
+        default=None, alias="CURSOR_SECRET_KEY", max_length=512
     )
     # Read replicas (src.database.replicas): comma-separated read-only endpoint URLs, and the
     # lag past which one is skipped. DB_EXPECTED_PROCESSES: processes sharing the endpoint,
@@ -207,8 +217,8 @@ class Settings(PastedSettings):
         # development key lets any client write cursors: production names its own.
         if self.cursor_secret_key is None and self.app_env == "production":
             raise ValueError(
-                "CURSOR_SECRET_KEY is required when APP_ENV=production: at least 32 random "
-                "characters, the same for every process (research.md, section 8)"
+                "CURSOR_SECRET_KEY: is required when APP_ENV=production, the same for every "
+                f"process (research.md, section 8); make one with: {KEY_COMMAND}"
             )
         return self
 
@@ -227,13 +237,35 @@ class Settings(PastedSettings):
         return self.pool_size > 0
 
 
+def settings_error(error: ValidationError) -> SettingsError:
+    """One line naming each variable and the rule it breaks; values are never shown."""
+    rules = []
+    for detail in error.errors():
+        name = ".".join(str(part) for part in detail["loc"])
+        rule = detail["msg"].removeprefix("Value error, ")
+        rules.append(f"{name}: {rule}" if name and not rule.startswith(f"{name}:") else rule)
+    return SettingsError("; ".join(rules))
+
+
+def describe_database_url(settings: Settings) -> str:
+    """Which database, and where `DATABASE_URL` came from: the start-up line of every process.
+
+    An exported variable beats `.env`; a newcomer whose shell still held one
+    from an earlier step ran on another database without a hint. This says it.
+    """
+    if settings.database_url is None:
+        return f"DATABASE_URL is not set; using the embedded SQLite database {DEFAULT_SQLITE_URL}"
+    origin = origin_of(Settings, "DATABASE_URL") or "the code that built the settings"
+    masked = settings.database_url.render_as_string(hide_password=True)
+    return f"DATABASE_URL from {origin}: {masked}"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    settings = Settings()
-    if settings.database_url is None:
-        logger.info(
-            "DATABASE_URL is not set; using the embedded SQLite database %s",
-            DEFAULT_SQLITE_URL,
-        )
+    """The process-wide settings, read once; a rule broken is a one-line `SettingsError`."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+    logger.info("%s", describe_database_url(settings))
     return settings

@@ -105,3 +105,25 @@ class PastedSettings(BaseSettings):
             DotEnvFileSource(settings_cls, env_file=env_file),
             file_secret_settings,
         )
+
+
+def origin_of(settings_cls: type[BaseSettings], name: str) -> str | None:
+    """Where `settings_cls()` takes the variable `name` from; None when nowhere (the default).
+
+    "the environment", or the `.env` file's absolute path: an exported variable
+    beats the file, which a newcomer following two guides in one shell did not
+    expect, so a process says at start-up which one it used.
+    """
+    if name.lower() in EnvironmentSource(settings_cls).env_vars:
+        return "the environment"
+    env_files = settings_cls.model_config.get("env_file")
+    if env_files is None:
+        return None
+    paths = [env_files] if isinstance(env_files, (str, Path)) else list(env_files)
+    found = None
+    for path in map(Path, paths):  # a later file wins over an earlier one, as in pydantic-settings
+        if path.expanduser().is_file():
+            values = DotEnvFileSource(settings_cls, env_file=path).env_vars
+            if name.lower() in values:
+                found = str(path.expanduser().resolve())
+    return found

@@ -32,7 +32,7 @@ from src.database.connection import build_engine, dispose_engine
 from src.database.migrations import upgrade_to_head
 from tests.conftest import KNOWN_PASSWORD, PostgresServer, grant, migrate, settings_for
 
-TOKEN_SECRET = "tests-only-token-secret-0123456789abcdef"
+TOKEN_SECRET = "Sn_BxxJby5jTBOcYV648RCUd8fYDRnsifRk4Ow3z53U"
 PASSWORD = KNOWN_PASSWORD
 
 

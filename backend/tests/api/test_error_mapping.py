@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
 from sqlalchemy.engine import URL
 
 from src.api import RETRY_AFTER_S, UserIdVerifierError, register_error_handlers, verified_user_id
 from src.config.settings import get_settings
 from src.database.async_connection import get_async_engine
 from src.database.connection import get_engine
-from src.errors import InMemoryDatabaseBusyError
+from src.errors import InMemoryDatabaseBusyError, SettingsError
 from tests.api.conftest import PASSWORD, new_account, serve
 from tests.standins.neon_local import free_port
 
@@ -131,7 +130,7 @@ def test_a_server_setting_that_breaks_a_rule_is_never_the_clients_to_read(
     request that meets the setting is a bare 500.
     """
     serve(monkeypatch, database_url, **variables)
-    with pytest.raises(ValidationError) as raised, TestClient(service.app):
+    with pytest.raises(SettingsError) as raised, TestClient(service.app):
         pass  # the lifespan's start-up reads the settings
     assert any(name in str(raised.value) for name in variables)
     headers = {"Authorization": f"Bearer {service.issuer.issue(1)}"}

@@ -9,6 +9,9 @@ before the first request and stops the server with one line naming the fix.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,11 +26,12 @@ from src.database.connection import build_engine
 from src.database.migrations import upgrade_to
 from src.database.revision_check import head_revision
 from src.errors import SchemaRevisionError
-from tests.api.conftest import serve
+from tests.api.conftest import TOKEN_SECRET, serve
 from tests.conftest import settings_for
 from tests.standins.neon_local import free_port
 
 SECRET = "pw-that-must-not-leak"
+BACKEND = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -108,3 +112,45 @@ def test_an_unreachable_database_does_not_stop_the_service(
         start(url.render_as_string(hide_password=False))
     assert "schema revision not checked" in caplog.text
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("variables", "reason"),
+    [
+        ({}, "has no schema (it was never migrated): run `cd backend && DATABASE_URL="),
+        ({"APP_ENV": "production"}, "CURSOR_SECRET_KEY: is required when APP_ENV=production"),
+    ],
+    ids=["unmigrated", "production-without-key"],
+)
+def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
+    tmp_path: Path, variables: dict[str, str], reason: str
+) -> None:
+    """What a newcomer runs (README): `python -m examples.serve`, 2 workers, on a new database.
+
+    uvicorn logs a failed start-up with Starlette's whole traceback; the
+    lifespan cuts that record to its last line. The process ends by itself.
+    """
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
+    environment |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+        "EXAMPLE_TOKEN_SECRET": TOKEN_SECRET,
+        **variables,
+    }
+    command = ["-m", "examples.serve", "examples.sync_app:app", "--workers", "2"]
+    result = subprocess.run(
+        [sys.executable, *command, "--port", str(free_port())],
+        cwd=BACKEND,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    refusals = [line for line in output.splitlines() if "refusing to start: " in line]
+    assert len(refusals) == 2, output  # one per worker
+    assert all(reason in line for line in refusals), refusals
+    if not variables:  # the settings were read: the origin of the URL was said first
+        assert f"DATABASE_URL from the environment: sqlite:///{tmp_path / 'new.db'}" in output

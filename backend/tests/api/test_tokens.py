@@ -33,8 +33,8 @@ from tests.standins.jwks_standin import new_key
 
 pytestmark = pytest.mark.usefixtures("no_jwt_environment")
 
-SECRET = "unit-tests-secret-0123456789abcdef-0123456789abcdef-0123456789ab"  # 64 bytes
-OTHER_SECRET = "another-secret-entirely-0123456789abcdef-0123456789abcdef-012345"
+SECRET = "HnKNU4Gon5T3AsSVC-tNl-miSvWfId5OXbjUhKej5JV9x6ew1ldH8V8RHIpmj0mI"  # 64 bytes
+OTHER_SECRET = "xyRKIaCnXEl-QYIv6633xWCI-_hk-WnnFR2waodvw3dxoF59DDMjT6x4BNTpEYBo"
 LEEWAY_S = 10
 DROP = object()  # a claim to leave out
 
@@ -106,10 +106,10 @@ def test_a_jwks_verifier_must_name_the_algorithms_of_its_auth_server() -> None:
 @pytest.mark.parametrize(
     ("algorithms", "secret"),
     [
-        (("HS256",), "x" * 31),
-        (("HS256",), "é" * 15 + "x"),  # 31 bytes in 16 characters: bytes are what count
-        (("HS256", "HS384"), "x" * 47),
-        (("HS512",), "x" * 63),
+        (("HS256",), SECRET[:31]),
+        (("HS256",), "àéîõüçñßøåæðþłž" + "x"),  # 31 bytes in 16 characters: bytes count
+        (("HS256", "HS384"), SECRET[:47]),
+        (("HS512",), SECRET[:63]),
     ],
 )
 def test_a_secret_shorter_than_its_hash_output_is_refused_without_showing_it(
@@ -118,7 +118,7 @@ def test_a_secret_shorter_than_its_hash_output_is_refused_without_showing_it(
     with pytest.raises(TokenConfigError, match=r"JWT_SECRET: must be at least \d\d bytes") as e:
         settings(secret=SecretStr(secret), algorithms=algorithms)
     assert secret not in str(e.value)
-    assert settings(secret=SecretStr(secret + "x"), algorithms=algorithms)  # one byte more will do
+    assert settings(secret=SecretStr(secret + "Q"), algorithms=algorithms)  # one byte more will do
 
 
 def test_a_public_key_pem_as_the_secret_is_refused() -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from tests.api.conftest import TOKEN_SECRET
+
 REPOSITORY = Path(__file__).resolve().parents[3]
 EXAMPLE = REPOSITORY / "backend/examples/sync_app.py"
 
@@ -34,3 +38,33 @@ def test_readme_import_snippet_is_the_marked_region_of_the_import_example() -> N
     section = readme.split("\n## Loading rows directly (an import, fixtures)\n", 1)[1]
     blocks = re.findall(r"^```python\n(.*?)^```$", section.split("\n## ", 1)[0], re.M | re.S)
     assert blocks == [marked_region(example.read_text())]
+
+
+ROUTE_ROW = re.compile(
+    r"^\| `(GET|POST|PATCH|DELETE) (\S+)`(?: \(Bearer\))? \|\s*(.*?)\s*\| (\d{3})\b", re.M
+)
+
+
+def test_readme_route_table_is_the_example_services_openapi_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every operation once, its body's fields or query parameters, its success status."""
+    monkeypatch.setenv("EXAMPLE_TOKEN_SECRET", TOKEN_SECRET)
+    from examples.sync_app import app  # built with the key set above
+
+    spec = app.openapi()
+    rows = ROUTE_ROW.findall((REPOSITORY / "README.md").read_text())
+    operations = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    assert sorted((method, path) for method, path, _, _ in rows) == sorted(operations)
+    for method, path, inputs, status in rows:
+        operation = spec["paths"][path][method.lower()]
+        named = set(re.findall(r"`(\w+)`", inputs))
+        if inputs.startswith("query:"):
+            assert named == {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+        elif "requestBody" in operation:
+            reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            schema = spec["components"]["schemas"][reference.rsplit("/", 1)[1]]
+            assert set(schema.get("required", [])) <= named <= set(schema["properties"]), path
+        else:
+            assert not named, path
+        assert min(code for code in operation["responses"] if code.startswith("2")) == status

@@ -28,7 +28,7 @@ from tests.standins.uvicorn_server import UvicornServer
 
 LAG = "2s"  # far longer than a request takes, even on a loaded machine
 LOOPS = 40
-TOKEN_SECRET = "replica-end-to-end-token-secret-0123456789"
+TOKEN_SECRET = "e65g4oi3os6lXDbhU-zpl19477qaAz7QHYzWATlAq1M"
 PASSWORD = "replica-e2e-password-1"
 _CHECK = re.compile(r"statement: SELECT \(CASE WHEN r\.replay")
 _REFUSED = re.compile(r'ERROR:  invalid input syntax for type pg_lsn: "todo-replica')
@@ -60,7 +60,7 @@ def services(
         "DATABASE_REPLICA_URLS": cluster.standby.url(pooled=pooled).render_as_string(
             hide_password=False
         ),
-        "CURSOR_SECRET_KEY": "replica-e2e-cursor-key-0123456789abcdef",
+        "CURSOR_SECRET_KEY": "U1l0yOYQ4HMn6fyAbWXWO3Sowjkf3qZuDFKLfcRF_dk",
         "EXAMPLE_TOKEN_SECRET": TOKEN_SECRET,
         "DB_POOL_SIZE": "5",
     }

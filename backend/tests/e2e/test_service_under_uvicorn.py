@@ -46,7 +46,7 @@ LOAD_DURATION_S = 10.0
 RESTART_AFTER_S = 3.0
 POOLER_RETRY_S = 2
 RECOVERY_BOUND_S = POOLER_RETRY_S + 3.0
-TOKEN_SECRET = "end-to-end-token-secret-0123456789abcdef"
+TOKEN_SECRET = "djLYCkhS_k2VGzd4IXDXPcCH4ySewsEIqWkMZ57tAm4"
 
 
 @pytest.fixture(scope="module")

@@ -249,13 +249,15 @@ def test_cursors_signed_with_one_key_are_refused_under_another(
     session: Session, ann: User, cursor_key: Callable[[str], None]
 ) -> None:
     crud.create_todos(session, uid(ann), [TodoCreate(title=f"t{i}") for i in range(5)])
-    cursor_key("k" * 32)
+    cursor_key("Va19ktUsewMDoA_gTAkiO08rLyMlwKTu_MLquQ1cKQQ")
     signed = crud.list_todos(session, uid(ann), limit=2).next_cursor
     assert signed is not None
     assert len(crud.list_todos(session, uid(ann), limit=2, cursor=signed).items) == 2
-    cursor_key("K" * 32)  # rotated, or another deployment's key
+    cursor_key(
+        "kpPG5TqgEMhrHIuUadF6_O87G3MpCxjq36C6GGUNZxY"
+    )  # rotated, or another deployment's key
     assert refused_before_any_sql(session, uid(ann), signed) == "is malformed or has been altered"
-    cursor_key("k" * 32)
+    cursor_key("Va19ktUsewMDoA_gTAkiO08rLyMlwKTu_MLquQ1cKQQ")
     assert len(crud.list_todos(session, uid(ann), limit=2, cursor=signed).items) == 2
 
 
@@ -263,7 +265,7 @@ def test_with_a_secret_key_the_public_checksum_no_longer_passes(
     session: Session, ann: User, cursor_key: Callable[[str], None]
 ) -> None:
     """A client who read this package's source can no longer mint a position."""
-    cursor_key("a real secret of at least 32 chars")
+    cursor_key("d19oILeXjq411ZX2_A14secs-9u-KmcjjqwDS21KHxQ")
     text = forged(2, uid(ann), NEWEST_FIRST_ALL, micros(datetime(2026, 1, 1, tzinfo=UTC)), 1)
     assert refused_before_any_sql(session, uid(ann), text) == "is malformed or has been altered"
 
@@ -291,7 +293,7 @@ async def test_async_forged_cursors_are_refused_before_any_sql(
             await aio.list_todos(async_session, ann, cursor=text)
         assert sent == [], name
     assert len((await aio.list_todos(async_session, ann, limit=3, cursor=real)).items) == 3
-    cursor_key("another deployment's key, 32+ chars")
+    cursor_key("s9qC20gcVkKvCm_LqMJmimajEAIxJKQhes2HOMe5t8c")
     with statements_sent(engine) as sent, pytest.raises(InvalidCursorError):
         await aio.list_todos(async_session, ann, cursor=real)
     assert sent == []

@@ -35,7 +35,7 @@ from tests.standins.round_trip_proxy import RoundTripProxy
 
 LAG = "2s"  # the standby's apply delay: far longer than a write-then-read takes
 LOOPS = 60
-KEY = "replica-tests-signing-key-0123456789abcdef"
+KEY = "SpaaAKLxA3fQliO1yYR1b86Ci-Cd5OGqBVJVPjvFQbo"
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,18 @@ def free_port() -> int:
 class NeonLikeServer:
     """Start with `start()`, stop with `stop()`; `direct_url` and `pooler_url` connect."""
 
-    def __init__(self, server_login_retry_s: int = 15) -> None:
-        """`server_login_retry_s`: PgBouncer's wait after a failed server login (its default)."""
+    def __init__(
+        self, server_login_retry_s: int = 15, pooler_logins: dict[str, str] | None = None
+    ) -> None:
+        """`server_login_retry_s`: PgBouncer's wait after a failed server login (its default).
+
+        `pooler_logins`: roles (name: password) the pooler lets in besides the two made
+        here. Neon's pooler lets in every role of the project, including roles created
+        later with SQL; this PgBouncer knows only the roles in its auth file, so a test
+        that creates a role names it here first.
+        """
         self.server_login_retry_s = server_login_retry_s
+        self.pooler_logins = dict(pooler_logins or {})
         self.root = Path(tempfile.mkdtemp(prefix="neon-like-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -220,12 +229,14 @@ class NeonLikeServer:
 
     def _create_role_and_database(self) -> None:
         with closing(self.admin()) as connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE ROLE {USER} LOGIN PASSWORD %s", (PASSWORD,))
+            # CREATEROLE: Neon's owner role (neondb_owner, in neon_superuser) may create roles.
+            cursor.execute(f"CREATE ROLE {USER} LOGIN CREATEROLE PASSWORD %s", (PASSWORD,))
             cursor.execute(f"CREATE ROLE {APP_USER} LOGIN PASSWORD %s", (PASSWORD,))
             cursor.execute(f"CREATE DATABASE neondb OWNER {USER}")
 
     def _configure_pgbouncer(self) -> None:
-        (self.root / "userlist.txt").write_text(userlist({USER: PASSWORD, APP_USER: PASSWORD}))
+        logins = {USER: PASSWORD, APP_USER: PASSWORD, **self.pooler_logins}
+        (self.root / "userlist.txt").write_text(userlist(logins))
         (self.root / "pgbouncer.ini").write_text(
             pgbouncer_ini(self.root, self.port, self.pooler_port, self.server_login_retry_s)
         )

@@ -98,9 +98,9 @@ def test_production_refuses_to_run_without_a_database_url() -> None:
 
 def test_production_refuses_to_run_without_a_cursor_key() -> None:
     """A key made up per process would break paging across workers; a public one is forgeable."""
-    with pytest.raises(ValidationError, match="CURSOR_SECRET_KEY is required when APP_ENV=prod"):
+    with pytest.raises(ValidationError, match="CURSOR_SECRET_KEY: is required when APP_ENV=prod"):
         Settings(_env_file=None, APP_ENV="production", DATABASE_URL="postgresql://a@h/db")
-    key = "x" * 32
+    key = "qNdKAQrR0qoiFMZavP9gz7QKhnfdPTuAZzwx7_6KZGQ"
     assert Settings(_env_file=None, APP_ENV="production", DATABASE_URL="postgresql://a@h/db",
                     CURSOR_SECRET_KEY=key).cursor_secret_key is not None  # fmt: skip
 
@@ -116,7 +116,7 @@ def test_a_cursor_key_of_the_wrong_length_is_refused_without_echo(key: str) -> N
 
 
 def test_the_cursor_key_never_shows() -> None:
-    key = "a-cursor-key-nobody-may-see-0123456789"
+    key = "HWBwlbcckMKH38evgJbzizH-Tgncb6k5MGMyKNpvO_U"
     settings = Settings(_env_file=None, CURSOR_SECRET_KEY=key)
     for face in (
         repr(settings),

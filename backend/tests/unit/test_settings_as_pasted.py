@@ -20,7 +20,7 @@ from src.errors import SettingsFileError
 PRODUCTION_ENV = (
     "APP_ENV=production\n"
     "DATABASE_URL=postgresql://app:s3cret-pw@from-dotenv.example/app\n"
-    "CURSOR_SECRET_KEY=0123456789abcdef0123456789abcdef\n"
+    "CURSOR_SECRET_KEY=022d1ca4b87c6d26e22ca48613ca2bd8\n"
 )
 
 
@@ -91,7 +91,7 @@ def test_a_dotenv_with_a_byte_order_mark_is_read_whole(
 
 def test_production_guards_hold_when_the_first_line_carries_a_mark(workdir: Path) -> None:
     (workdir / ".env").write_bytes(codecs.BOM_UTF8 + b"APP_ENV=production\n")
-    with pytest.raises(ValidationError, match="CURSOR_SECRET_KEY is required"):
+    with pytest.raises(ValidationError, match="CURSOR_SECRET_KEY: is required"):
         Settings(DATABASE_URL="postgresql://app@db.example/app")
 
 
