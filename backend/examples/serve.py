@@ -6,16 +6,17 @@ inherit that, and asyncio turns on TCP_NODELAY only for sockets that report
 IPPROTO_TCP. Every keep-alive response written in two parts (headers, body)
 then waits for the client's delayed ACK: about 44 ms per request on Linux
 (Kludex/uvicorn#3149, open). This launcher binds the listener with
-IPPROTO_TCP, shows the package's INFO lines, and exits with status 3 when a
-worker refuses to start, as a single process does (below); it changes nothing
-else. README.md runs the example with it, and the service benchmark runs both
-of its services with it:
+IPPROTO_TCP, shows the package's INFO lines, and exits with status 3 and one
+line when the app or a worker refuses to start, as a single process does
+(below); it changes nothing else. README.md runs the example with it, and the
+service benchmark runs both of its services with it:
 
     python -m examples.serve examples.sync_app:app --workers 2
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import types
@@ -23,8 +24,11 @@ from typing import Any
 
 import uvicorn.config
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.importer import import_from_string
 from uvicorn.main import main
 from uvicorn.supervisors import Multiprocess
+
+from src.errors import DataLayerError
 
 
 def _tcp_socket(
@@ -71,5 +75,25 @@ def _run_then_report_a_failed_start(self: Multiprocess) -> None:
 _supervise = Multiprocess.run
 Multiprocess.run = _run_then_report_a_failed_start  # type: ignore[method-assign]
 
+
+def refuse_an_app_that_cannot_be_built(arguments: list[str]) -> None:
+    """Import the app once here; a refusal while building it ends the launcher with one line.
+
+    The example reads its token key when its module is imported. Under
+    `--workers` each worker imports it, and a refusal there (no
+    `EXAMPLE_TOKEN_SECRET`, a key that does not look generated) printed a
+    40-line traceback per worker while the parent kept waiting.
+    """
+    app = next((a for a in arguments if re.fullmatch(r"[\w.]+:[\w.]+", a)), None)
+    if app is None:
+        return
+    try:
+        import_from_string(app)
+    except DataLayerError as refusal:
+        print(f"refusing to start: {refusal}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+
+
 if __name__ == "__main__":
+    refuse_an_app_that_cannot_be_built(sys.argv[1:])
     main()

@@ -115,20 +115,28 @@ def test_an_unreachable_database_does_not_stop_the_service(
 
 
 @pytest.mark.parametrize(
-    ("variables", "reason"),
+    ("variables", "reason", "lines"),
     [
-        ({}, "has no schema (it was never migrated): run `cd backend && DATABASE_URL="),
-        ({"APP_ENV": "production"}, "CURSOR_SECRET_KEY: is required when APP_ENV=production"),
+        ({}, "has no schema (it was never migrated): run `cd backend && DATABASE_URL=", 2),
+        ({"APP_ENV": "production"}, "CURSOR_SECRET_KEY: is required when APP_ENV=production", 2),
+        ({"EXAMPLE_TOKEN_SECRET": ""}, "EXAMPLE_TOKEN_SECRET: must be set", 1),
+        (
+            {"EXAMPLE_TOKEN_SECRET": "changeme-changeme-changeme-changeme"},
+            "EXAMPLE_TOKEN_SECRET: does not look generated",
+            1,
+        ),
     ],
-    ids=["unmigrated", "production-without-key"],
+    ids=["unmigrated", "production-without-key", "no-token-key", "written-token-key"],
 )
 def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
-    tmp_path: Path, variables: dict[str, str], reason: str
+    tmp_path: Path, variables: dict[str, str], reason: str, lines: int
 ) -> None:
     """What a newcomer runs (README): `python -m examples.serve`, 2 workers, on a new database.
 
-    uvicorn logs a failed start-up with Starlette's whole traceback; the
-    lifespan cuts that record to its last line. The process ends by itself.
+    uvicorn logs a failed start-up with Starlette's whole traceback, and an app
+    that fails to build with one per worker; the lifespan cuts the first to its
+    last line, the launcher refuses the second before any worker starts (one
+    line). The process ends by itself, with uvicorn's start-up failure status 3.
     """
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
     environment |= {
@@ -147,10 +155,10 @@ def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
         check=False,
     )
     output = result.stdout + result.stderr
-    assert result.returncode != 0
+    assert result.returncode == 3, output
     assert "Traceback" not in output
     refusals = [line for line in output.splitlines() if "refusing to start: " in line]
-    assert len(refusals) == 2, output  # one per worker
+    assert len(refusals) == lines, output  # one per worker, or one before any worker
     assert all(reason in line for line in refusals), refusals
     if not variables:  # the settings were read: the origin of the URL was said first
         assert f"DATABASE_URL from the environment: sqlite:///{tmp_path / 'new.db'}" in output

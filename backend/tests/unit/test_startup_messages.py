@@ -154,3 +154,28 @@ def test_the_main_job_prints_a_configuration_fault_as_one_line_and_exits_1(
     assert len(errors) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert not (clean / "demo.db").exists()  # refused before anything was written
+
+
+def test_the_main_jobs_log_lines_never_land_inside_its_table(clean: Path) -> None:
+    """Logs (stderr) and the table (stdout) share a terminal: unbuffered, as a terminal shows."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
+    environment |= {"PYTHONPATH": str(BACKEND), "DATABASE_URL": f"sqlite:///{clean / 'demo.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-u", "-m", "src.demo"],
+        cwd=clean,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("user "))
+    rows = lines[header + 1 : header + 4]
+    assert [row.split()[0] for row in rows] == [
+        "ada@example.com",
+        "grace@example.com",
+        "linus@example.com",
+    ], result.stdout
+    assert lines[header + 4 :] == []  # nothing after the table either
