@@ -19,15 +19,16 @@ A 503 tells the client nothing about the database; the log gets the reason,
 whose URL has its password masked. Unexpected errors get a bare 500 here;
 Starlette then re-raises them so the server logs them with their traceback.
 
-Only the client's own input is a 4xx. A pydantic `ValidationError` that
-reaches a handler was not raised by FastAPI reading the request (that is a
-`RequestValidationError`): it comes from the server's configuration (a bad
-`DB_POOL_SIZE`, production without `CURSOR_SECRET_KEY`), from the
-application's verifier returning something that is not a user id, or from an
-endpoint passing on a value it never declared with a rule (`params.py` holds
-the declared forms). None of those is the client's to fix, and its message
-(a setting's name and rule) is not the client's to read: a 500, reason in
-the log.
+Only the client's own input is a 4xx. The server's configuration breaking a
+rule (a bad `DB_POOL_SIZE`, production without `CURSOR_SECRET_KEY`) is a
+`SettingsError`, and a pydantic `ValidationError` that reaches a handler was
+not raised by FastAPI reading the request (that is a `RequestValidationError`):
+it comes from the application's verifier returning something that is not a
+user id, or from an endpoint passing on a value it never declared with a rule
+(`params.py` holds the declared forms). None of those is the client's to fix,
+and its message (a setting's name and rule) is not the client's to read: a
+500, reason in the log. With `database_lifespan` a configuration fault stops
+the service before its first request instead.
 
 FastAPI answers a body it cannot parse at all (bytes that are not UTF-8, JSON
 nested deeper than the parser goes) with a bare 400 "There was an error

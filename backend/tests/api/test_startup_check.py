@@ -9,9 +9,6 @@ before the first request and stops the server with one line naming the fix.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -28,10 +25,10 @@ from src.database.revision_check import head_revision
 from src.errors import SchemaRevisionError
 from tests.api.conftest import TOKEN_SECRET, serve
 from tests.conftest import settings_for
+from tests.processes import run_python
 from tests.standins.neon_local import free_port
 
 SECRET = "pw-that-must-not-leak"
-BACKEND = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -138,22 +135,13 @@ def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
     last line, the launcher refuses the second before any worker starts (one
     line). The process ends by itself, with uvicorn's start-up failure status 3.
     """
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
-    environment |= {
+    settings = {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
         "EXAMPLE_TOKEN_SECRET": TOKEN_SECRET,
         **variables,
     }
     command = ["-m", "examples.serve", "examples.sync_app:app", "--workers", "2"]
-    result = subprocess.run(
-        [sys.executable, *command, "--port", str(free_port())],
-        cwd=BACKEND,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python([*command, "--port", str(free_port())], settings, timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 3, output
     assert "Traceback" not in output

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +18,8 @@ import pytest
 
 from src.config.settings import get_settings
 from src.errors import SettingsError
+from tests.processes import run_python
 
-BACKEND = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-in-the-url"
 
 
@@ -137,18 +135,8 @@ def test_a_setting_that_breaks_a_rule_is_one_line_naming_it_and_never_its_value(
 def test_the_main_job_prints_a_configuration_fault_as_one_line_and_exits_1(
     clean: Path, variables: dict[str, str]
 ) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
-    environment.setdefault("DATABASE_URL", f"sqlite:///{clean / 'demo.db'}")
-    environment |= {"PYTHONPATH": str(BACKEND), **variables}
-    result = subprocess.run(
-        [sys.executable, "-m", "src.demo"],
-        cwd=clean,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    settings = {"DATABASE_URL": f"sqlite:///{clean / 'demo.db'}", **variables}
+    result = run_python(["-m", "src.demo"], settings, cwd=clean)
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
@@ -158,18 +146,9 @@ def test_the_main_job_prints_a_configuration_fault_as_one_line_and_exits_1(
 
 def test_the_main_jobs_log_lines_never_land_inside_its_table(clean: Path) -> None:
     """Logs (stderr) and the table (stdout) share a terminal: unbuffered, as a terminal shows."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
-    environment |= {"PYTHONPATH": str(BACKEND), "DATABASE_URL": f"sqlite:///{clean / 'demo.db'}"}
-    result = subprocess.run(
-        [sys.executable, "-u", "-m", "src.demo"],
-        cwd=clean,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    database = {"DATABASE_URL": f"sqlite:///{clean / 'demo.db'}"}
+    result = run_python(["-u", "-m", "src.demo"], database, cwd=clean, merge_output=True)
+    assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("user "))
     rows = lines[header + 1 : header + 4]
