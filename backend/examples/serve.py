@@ -16,13 +16,14 @@ service benchmark runs both of its services with it:
 
 from __future__ import annotations
 
-import re
 import socket
 import sys
 import types
 from typing import Any
 
+import click
 import uvicorn.config
+from dotenv import load_dotenv
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
 from uvicorn.main import main
@@ -81,17 +82,28 @@ def refuse_an_app_that_cannot_be_built(arguments: list[str]) -> None:
 
     The example reads its token key when its module is imported. Under
     `--workers` each worker imports it, and a refusal there (no
-    `EXAMPLE_TOKEN_SECRET`, a key that does not look generated) printed a
-    40-line traceback per worker while the parent kept waiting.
+    `EXAMPLE_TOKEN_SECRET`, a key that does not look generated, a `JWT_*`
+    setting out of range) printed a 40-line traceback per worker while the
+    parent kept waiting. The arguments are read by uvicorn's own parser, and
+    `--env-file` and `--app-dir` applied as uvicorn applies them, so this
+    import sees what the workers will. Any other failure is left to uvicorn.
     """
-    app = next((a for a in arguments if re.fullmatch(r"[\w.]+:[\w.]+", a)), None)
-    if app is None:
-        return
     try:
-        import_from_string(app)
+        options = main.make_context("uvicorn", list(arguments), resilient_parsing=True).params
+    except click.ClickException:
+        return
+    if not options.get("app"):
+        return
+    if options.get("env_file"):
+        load_dotenv(dotenv_path=options["env_file"])  # as uvicorn's Config does
+    sys.path.insert(0, options.get("app_dir") or ".")
+    try:
+        import_from_string(options["app"])
     except DataLayerError as refusal:
         print(f"refusing to start: {refusal}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
+    except Exception:  # noqa: S110  uvicorn reports these its own way
+        pass
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ class DatabaseURLError(DataLayerError):
 class SettingsError(DataLayerError):
     """Settings break their rules: one line naming each variable and its rule, no value."""
 
+    def __init__(self, message: str, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.settings = settings  # the variables named, in order (`DB_POOL_SIZE`, ...)
+
 
 class SettingsFileError(DataLayerError):
     """A settings file (`.env`) cannot be read as text; the message names the file, no value."""

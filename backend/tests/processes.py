@@ -9,22 +9,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 BACKEND = Path(__file__).resolve().parents[1]
-# The variables the package reads: a test names the ones it means, never inherits them.
-PACKAGE_VARIABLES = ("DATABASE_", "DB_", "APP_ENV", "CURSOR_")
+# The variables the package and its examples read: a test names the ones it means.
+PACKAGE_VARIABLES = ("DATABASE_", "DB_", "APP_ENV", "CURSOR_", "JWT_", "EXAMPLE_")
 
 
 def run_python(
     arguments: Sequence[str],
     variables: Mapping[str, str],
     *,
-    cwd: Path = BACKEND,
+    cwd: Path,
     merge_output: bool = False,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """`python ARGUMENTS` in `cwd` with `variables` and none of the package's inherited ones.
 
-    `src` is importable from any `cwd`; `merge_output` sends stderr to stdout in the
-    order the process wrote them (as a terminal shows them). Never raises on exit status.
+    `cwd` is the test's own directory, never `backend/`, where a developer's `.env`
+    would be read; `src` and `examples` are importable from any `cwd`. `merge_output`
+    sends stderr to stdout in the order the process wrote them (as a terminal shows
+    them). Never raises on exit status.
     """
     environment = {k: v for k, v in os.environ.items() if not k.startswith(PACKAGE_VARIABLES)}
     environment |= {"PYTHONPATH": str(BACKEND), **variables}

@@ -73,7 +73,10 @@ async def database_lifespan(_app: FastAPI) -> AsyncIterator[None]:
     try:
         await asyncio.to_thread(check_schema_revision)
     except DataLayerError as refusal:
-        logging.getLogger("uvicorn.error").addFilter(OneLineRefusal(refusal))
+        server_log = logging.getLogger("uvicorn.error")
+        for earlier in [f for f in server_log.filters if isinstance(f, OneLineRefusal)]:
+            server_log.removeFilter(earlier)  # one at a time, however often start-up fails
+        server_log.addFilter(OneLineRefusal(refusal))
         raise
     try:
         yield

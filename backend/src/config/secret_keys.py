@@ -7,8 +7,9 @@ package reads (`CURSOR_SECRET_KEY`, `JWT_SECRET`, the example service's
 `EXAMPLE_TOKEN_SECRET`) is held to the rule below, in every environment,
 because a key set by hand is meant to be used:
 
-- one token, as a generator prints it: no blanks, quotes, angle brackets or
-  `$(`; those make a placeholder, a command or a sentence, not its output;
+- one token, as a generator prints it: no blanks, and not `<...>`,
+  `$(...)`, `${...}` or a backticked command; those are a placeholder, a
+  command or a sentence, not its output;
 - at least `min_length` characters (32: 128 bits and more for what the
   documented commands print);
 - not mostly patterns: at most half of it may be dictionary words of four
@@ -36,7 +37,12 @@ KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 MAX_PATTERN_SHARE = 0.5
 # zxcvbn refuses longer input; a key this long is past any pattern worth checking.
 _CHECKED_PREFIX = 72
-_NOT_PRINTED_BY_A_GENERATOR = re.compile(r"[\s\"'`<>]|\$\(")
+# What documents and shells write but generators do not print: blanks (a sentence, a command),
+# `<...>` (a placeholder), `$(...)`, `${...}` or `...` (a command or variable pasted
+# unexpanded). Symbols inside a key are fine: `pwgen -sy` and Django's key generator print
+# quotes, `<`, `>` and `$(` in random keys; a whole key of printable ASCII has one of these
+# shapes about once in 8,000.
+_NOT_PRINTED_BY_A_GENERATOR = re.compile(r"\s|^<.*>$|^\$\(.*\)$|^\$\{.*\}$|^`.*`$", re.DOTALL)
 _HEX_LETTERS_ONLY = re.compile(r"[a-fA-F]+")
 # 3 to 12 letters in one case (or capitalised) between separators ("-app-", "_JWT_"): a
 # word of any dictionary or none; a generated key has a separator once in 32 characters.
@@ -85,7 +91,10 @@ def _counts(match: dict[str, Any]) -> bool:
 def secret_key_problem(key: str, min_length: int = 32) -> str | None:
     """The rule `key` breaks, said without repeating it; None when it looks generated."""
     if _NOT_PRINTED_BY_A_GENERATOR.search(key):
-        problem = "is a placeholder or a command (it holds blanks, quotes, < > or $(), not a key"
+        problem = (
+            "is a placeholder or a command (it holds blanks, or is <...>, $(...), ${...} "
+            "or `...`), not a key"
+        )
     elif len(key) < min_length:
         problem = f"must be at least {min_length} characters"
     elif pattern_share(key) > MAX_PATTERN_SHARE:

@@ -22,7 +22,6 @@ from pydantic import (
     Field,
     PositiveInt,
     SecretStr,
-    ValidationError,
     field_serializer,
     model_validator,
 )
@@ -33,7 +32,7 @@ from sqlalchemy.exc import ArgumentError
 from src.config import replica_urls
 from src.config.secret_keys import KEY_COMMAND, secret_key_problem
 from src.config.sources import PastedSettings, origin_of
-from src.errors import DatabaseURLError, SettingsError
+from src.errors import DatabaseURLError
 
 logger = logging.getLogger(__name__)
 
@@ -237,16 +236,6 @@ class Settings(PastedSettings):
         return self.pool_size > 0
 
 
-def settings_error(error: ValidationError) -> SettingsError:
-    """One line naming each variable and the rule it breaks; values are never shown."""
-    rules = []
-    for detail in error.errors():
-        name = ".".join(str(part) for part in detail["loc"])
-        rule = detail["msg"].removeprefix("Value error, ")
-        rules.append(f"{name}: {rule}" if name and not rule.startswith(f"{name}:") else rule)
-    return SettingsError("; ".join(rules))
-
-
 def describe_database_url(settings: Settings) -> str:
     """Which database, and where `DATABASE_URL` came from: the start-up line of every process.
 
@@ -263,9 +252,6 @@ def describe_database_url(settings: Settings) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once; a rule broken is a one-line `SettingsError`."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise settings_error(exc) from None
+    settings = Settings()
     logger.info("%s", describe_database_url(settings))
     return settings

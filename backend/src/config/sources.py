@@ -21,8 +21,10 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
+from pydantic import ValidationError
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -31,7 +33,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from src.errors import SettingsFileError
+from src.errors import SettingsError, SettingsFileError
 
 # Longest marks first: UTF-32's little-endian mark begins with UTF-16's.
 _BYTE_ORDER_MARKS = (
@@ -86,8 +88,22 @@ class PastedSettings(BaseSettings):
     """Settings read in the usual order (arguments, environment, `.env`), as pasted (above).
 
     The package's `Settings` and `src.api`'s `TokenSettings` both derive from
-    it, so every variable the package reads follows the same rules.
+    it, so every variable the package reads follows the same rules, and every
+    rule broken is one `SettingsError` line naming the variables: never a
+    pydantic traceback, and never the values. pydantic keeps each refused input
+    in its error (`errors()[i]["input"]`, a password or a key among them); the
+    `SettingsError` is raised outside the `except`, so it does not carry that
+    error along as its context either.
     """
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            refusal = settings_error(exc)
+        else:
+            return
+        raise refusal
 
     @classmethod
     def settings_customise_sources(
@@ -107,8 +123,23 @@ class PastedSettings(BaseSettings):
         )
 
 
+def settings_error(error: ValidationError) -> SettingsError:
+    """One line naming each variable and the rule it breaks; values are never shown."""
+    rules, names = [], []
+    for detail in error.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in detail["loc"])
+        rule = detail["msg"].removeprefix("Value error, ")
+        names.append(name or rule.partition(":")[0])
+        rules.append(f"{name}: {rule}" if name and not rule.startswith(f"{name}:") else rule)
+    return SettingsError("; ".join(rules), settings=tuple(names))
+
+
 def origin_of(settings_cls: type[BaseSettings], name: str) -> str | None:
     """Where `settings_cls()` takes the variable `name` from; None when nowhere (the default).
+
+    For settings built with no arguments, as `get_settings` builds them, from a
+    class that reads names case-insensitively and without a prefix, as the
+    package's do; a value passed in code is not seen here.
 
     "the environment", or the `.env` file's absolute path: an exported variable
     beats the file, which a newcomer following two guides in one shell did not

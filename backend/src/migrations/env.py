@@ -11,12 +11,14 @@ caller, or the `DB_MIGRATION_LOCK_TIMEOUT_S` setting).
 
 from __future__ import annotations
 
+import sys
+
 from alembic import context
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from src.config.settings import get_settings
+from src.config.settings import describe_database_url, get_settings
 from src.database.connection import build_engine
 from src.database.migrations import (
     COMPARE_OPTIONS,
@@ -59,7 +61,11 @@ def run_migrations_online() -> None:
     if given is not None:
         run(given)
         return
-    engine = build_engine(get_settings())
+    settings = get_settings()
+    # The command line shows no INFO log: say here which database a migration will change
+    # (an exported DATABASE_URL beats .env). On stderr, so `alembic current` stays parseable.
+    print(describe_database_url(settings), file=sys.stderr)
+    engine = build_engine(settings)
     try:
         with migration_connection(engine) as connection:
             run(connection)

@@ -122,8 +122,9 @@ def test_an_unreachable_database_does_not_stop_the_service(
             "EXAMPLE_TOKEN_SECRET: does not look generated",
             1,
         ),
+        ({"JWT_LEEWAY_S": "abc"}, "JWT_LEEWAY_S: Input should be a valid number", 1),
     ],
-    ids=["unmigrated", "production-without-key", "no-token-key", "written-token-key"],
+    ids=["unmigrated", "production-without-key", "no-token-key", "written-token-key", "jwt"],
 )
 def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
     tmp_path: Path, variables: dict[str, str], reason: str, lines: int
@@ -141,7 +142,7 @@ def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
         **variables,
     }
     command = ["-m", "examples.serve", "examples.sync_app:app", "--workers", "2"]
-    result = run_python([*command, "--port", str(free_port())], settings, timeout=60)
+    result = run_python([*command, "--port", str(free_port())], settings, cwd=tmp_path, timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 3, output
     assert "Traceback" not in output
@@ -150,3 +151,20 @@ def test_under_uvicorn_a_refusal_is_one_line_without_a_traceback(
     assert all(reason in line for line in refusals), refusals
     if not variables:  # the settings were read: the origin of the URL was said first
         assert f"DATABASE_URL from the environment: sqlite:///{tmp_path / 'new.db'}" in output
+
+
+def test_the_launcher_reads_the_key_from_an_env_file_as_uvicorn_does(tmp_path: Path) -> None:
+    """`--env-file` is uvicorn's: the launcher's own import of the app must see it too.
+
+    The key is only in the file; the database is new, so the workers (which got
+    past the key) refuse at the schema check and the launcher ends by itself.
+    """
+    env_file = tmp_path / "service.env"
+    env_file.write_text(f"EXAMPLE_TOKEN_SECRET={TOKEN_SECRET}\n")
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}  # no key in the environment
+    command = ["-m", "examples.serve", "examples.sync_app:app", "--env-file", str(env_file)]
+    result = run_python([*command, "--port", str(free_port())], settings, cwd=tmp_path, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert "EXAMPLE_TOKEN_SECRET" not in output
+    assert "refusing to start: the database at sqlite:" in output

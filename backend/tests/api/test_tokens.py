@@ -28,6 +28,7 @@ from src.api.tokens import (
     TokenVerifier,
 )
 from src.crud.arguments import MAX_ID
+from src.errors import SettingsError
 from tests.api.conftest import PASSWORD, TOKEN_SECRET, bearer, hand_signed, login, register
 from tests.standins.jwks_standin import new_key
 
@@ -161,7 +162,7 @@ def test_settings_are_read_from_the_jwt_variables_blank_counting_as_unset(
         2.5,
     )
     monkeypatch.delenv("JWT_AUDIENCE")
-    with pytest.raises(ValidationError, match="JWT_AUDIENCE"):
+    with pytest.raises(SettingsError, match="JWT_AUDIENCE"):
         TokenSettings(_env_file=None)
 
 

@@ -12,10 +12,9 @@ import codecs
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from src.config.settings import DEFAULT_SQLITE_URL, Settings
-from src.errors import SettingsFileError
+from src.errors import SettingsError, SettingsFileError
 
 PRODUCTION_ENV = (
     "APP_ENV=production\n"
@@ -91,7 +90,7 @@ def test_a_dotenv_with_a_byte_order_mark_is_read_whole(
 
 def test_production_guards_hold_when_the_first_line_carries_a_mark(workdir: Path) -> None:
     (workdir / ".env").write_bytes(codecs.BOM_UTF8 + b"APP_ENV=production\n")
-    with pytest.raises(ValidationError, match="CURSOR_SECRET_KEY: is required"):
+    with pytest.raises(SettingsError, match="CURSOR_SECRET_KEY: is required"):
         Settings(DATABASE_URL="postgresql://app@db.example/app")
 
 
