@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from src.config.settings import DEFAULT_SQLITE_URL
 from src.database.migrations import alembic_config
 from tests.conftest import PostgresServer, started_neon_like
+from tests.processes import PACKAGE_VARIABLES
 from tests.standins.neon_local import PASSWORD, USER, NeonLikeServer
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -148,9 +149,8 @@ def test_readme_then_the_quickstart_in_one_shell_run_where_each_step_says(
         for heading, block in shell_blocks(QUICKSTART.read_text())
     ]
     script = "\n".join(["set -euxo pipefail", readme_main_job(), *blocks])
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_", "APP_ENV"))
-    }
+    # A newcomer's shell: none of the package's variables, nor libpq's (PGHOST, PGUSER, ...).
+    env = {k: v for k, v in os.environ.items() if not k.startswith((*PACKAGE_VARIABLES, "PG"))}
     try:
         result = subprocess.run(
             ["bash", "-c", script],
