@@ -45,6 +45,18 @@ _POLICIES = """
     ORDER BY 1, 2
 """
 
+_GENERATED = """
+    SELECT table_name, column_name, generation_expression
+    FROM information_schema.columns
+    WHERE table_schema = 'public' AND table_name = ANY(:tables) AND is_generated = 'ALWAYS'
+    ORDER BY 1, 2
+"""
+_OPTIONS = """
+    SELECT relname, reloptions::text[] FROM pg_class
+    WHERE relnamespace = 'public'::regnamespace AND relname = ANY(:tables)
+    ORDER BY 1
+"""
+
 
 def describe(connection: Connection) -> dict[str, list[tuple[object, ...]]]:
     """Columns, constraints, indexes, row security and policies of the application's tables."""
@@ -60,4 +72,6 @@ def describe(connection: Connection) -> dict[str, list[tuple[object, ...]]]:
             tuple(r) for r in connection.execute(text(_ROW_SECURITY), {"tables": tables})
         ],
         "policies": [tuple(r) for r in connection.execute(text(_POLICIES), {"tables": tables})],
+        "generated": [tuple(r) for r in connection.execute(text(_GENERATED), {"tables": tables})],
+        "options": [tuple(r) for r in connection.execute(text(_OPTIONS), {"tables": tables})],
     }

@@ -58,6 +58,29 @@ SEARCH_COUNT = (
     " WHERE user_id = %s AND (lower(title COLLATE \"und-x-icu\") LIKE %s ESCAPE '\\'"
     " OR lower(description COLLATE \"und-x-icu\") LIKE %s ESCAPE '\\') GROUP BY completed"
 )
+# PostgreSQL's search reads `ix_todo_search` and the table only for candidates
+# (`src.models.search_index`): the page checks each candidate in a LATERAL subquery, the
+# count joins; parameters: see `RawDriver._searching`.
+INDEXED_SEARCH_PAGE = (
+    "SELECT recheck.created_at, recheck.updated_at, recheck.title, recheck.description,"
+    " recheck.completed, recheck.id, recheck.user_id FROM todo AS indexed JOIN LATERAL"
+    " (SELECT todo.created_at AS created_at, todo.updated_at AS updated_at, todo.title AS title,"
+    " todo.description AS description, todo.completed AS completed, todo.id AS id,"
+    " todo.user_id AS user_id FROM todo WHERE todo.id = indexed.id AND todo.user_id = %s"
+    " AND (lower(todo.title COLLATE \"und-x-icu\") LIKE %s ESCAPE '\\'"
+    " OR lower(todo.description COLLATE \"und-x-icu\") LIKE %s ESCAPE '\\')"
+    " LIMIT ALL OFFSET 0) AS recheck ON true WHERE indexed.user_id = %s"
+    " AND (indexed.search_head LIKE %s ESCAPE '\\' OR indexed.search_head IS NULL)"
+    " ORDER BY indexed.created_at DESC, indexed.id DESC LIMIT %s"
+)
+INDEXED_SEARCH_COUNT = (
+    "SELECT todo.completed, count(*) FROM todo AS indexed JOIN todo ON indexed.id = todo.id"
+    " WHERE indexed.user_id = %s"
+    " AND (indexed.search_head LIKE %s ESCAPE '\\' OR indexed.search_head IS NULL)"
+    " AND todo.user_id = %s AND (lower(todo.title COLLATE \"und-x-icu\") LIKE %s ESCAPE '\\'"
+    " OR lower(todo.description COLLATE \"und-x-icu\") LIKE %s ESCAPE '\\')"
+    " GROUP BY todo.completed"
+)
 GET = (
     "SELECT created_at, updated_at, title, description, completed, id, user_id FROM todo"
     " WHERE user_id = %s AND id = %s"
@@ -102,6 +125,13 @@ def _for_sqlite(sql: str) -> str:
     return sql.replace("%s", "?")
 
 
+def searching(user_id: int, pattern: str, *, page: bool) -> tuple[Any, ...]:
+    """PostgreSQL's search parameters in text order: the page checks the table first (in its
+    LATERAL subquery), the count the index first."""
+    table, index = (user_id, pattern, pattern), (user_id, pattern)
+    return (*table, *index) if page else (*index, *table)
+
+
 class RawDriver:
     """The package's SQL without the package: psycopg2 on PostgreSQL, sqlite3 on SQLite."""
 
@@ -115,6 +145,9 @@ class RawDriver:
         self._keyset, self._offset = sql(KEYSET_PAGE), sql(OFFSET_PAGE)
         self._count, self._get = sql(COUNT), sql(GET)
         self._search, self._search_count = sql(SEARCH_PAGE), sql(SEARCH_COUNT)
+        if self.postgres:
+            self._search = sql(INDEXED_SEARCH_PAGE)
+            self._search_count = sql(INDEXED_SEARCH_COUNT)
         self._rename, self._toggle = sql(RENAME), sql(TOGGLE)
         self._todo_ids = sql(TODO_IDS)
 
@@ -166,10 +199,14 @@ class RawDriver:
 
     def search_page(self, user_id: int, pattern: str, limit: int = 50) -> list[Row]:
         """The first page of a search; `pattern` is the LIKE pattern the package binds."""
-        return self._rows(user_id, self._search, user_id, pattern, pattern, limit + 1)
+        parameters = searching(user_id, pattern, page=True) if self.postgres else None
+        table = (user_id, pattern, pattern)
+        return self._rows(user_id, self._search, *(parameters or table), limit + 1)
 
     def search_count(self, user_id: int, pattern: str) -> list[Row]:
-        return self._rows(user_id, self._search_count, user_id, pattern, pattern)
+        parameters = searching(user_id, pattern, page=False) if self.postgres else None
+        table = (user_id, pattern, pattern)
+        return self._rows(user_id, self._search_count, *(parameters or table))
 
     def get(self, user_id: int, todo_id: int) -> Row | None:
         cursor = self.connection.cursor()

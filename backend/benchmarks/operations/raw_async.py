@@ -21,14 +21,15 @@ from benchmarks.operations.raw import (
     FILTERED_PAGE,
     FIRST_PAGE,
     GET,
+    INDEXED_SEARCH_COUNT,
+    INDEXED_SEARCH_PAGE,
     KEYSET_PAGE,
     OFFSET_PAGE,
     RENAME,
-    SEARCH_COUNT,
-    SEARCH_PAGE,
     TOGGLE,
     Row,
     named,
+    searching,
 )
 from src.models import TodoCreate
 
@@ -89,10 +90,12 @@ class AsyncRawDriver:
         return await self._rows(user_id, COUNT, user_id)
 
     async def search_page(self, user_id: int, pattern: str, limit: int = 50) -> list[Row]:
-        return await self._rows(user_id, SEARCH_PAGE, user_id, pattern, pattern, limit + 1)
+        parameters = searching(user_id, pattern, page=True)
+        return await self._rows(user_id, INDEXED_SEARCH_PAGE, *parameters, limit + 1)
 
     async def search_count(self, user_id: int, pattern: str) -> list[Row]:
-        return await self._rows(user_id, SEARCH_COUNT, user_id, pattern, pattern)
+        parameters = searching(user_id, pattern, page=False)
+        return await self._rows(user_id, INDEXED_SEARCH_COUNT, *parameters)
 
     async def get(self, user_id: int, todo_id: int) -> Row | None:
         return await self._write(user_id, GET, user_id, todo_id)

@@ -25,15 +25,20 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, FromClause
 from sqlmodel import col
 
 from src.models import Todo, TodoCreate
 
 
-def owned(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    """WHERE clause for the todos of the user bound as `owner_id`; the only todo filter here."""
-    return and_(col(Todo.user_id) == bindparam("owner_id"), *conditions)
+def owned(*conditions: ColumnElement[bool], of: FromClause | None = None) -> ColumnElement[bool]:
+    """WHERE clause for the todos of the user bound as `owner_id`; the only todo filter here.
+
+    `of`: another name for the todo table in the same statement (the search's
+    index scan, `src.crud.search`), scoped to the same user the same way.
+    """
+    owner = col(Todo.user_id) if of is None else of.c.user_id
+    return and_(owner == bindparam("owner_id"), *conditions)
 
 
 TODO_TABLE: Table = Todo.__table__  # type: ignore[attr-defined]  # SQLModel does not declare it

@@ -29,10 +29,10 @@ from src.crud.integrity import violates
 from src.crud.pagination import Position, decode_cursor, encode_cursor
 from src.crud.results import rows_matched
 from src.crud.search import (
-    SEARCH_COUNT,
     SearchText,
     like_pattern,
     prepare_connection,
+    search_count_statement,
     search_key,
     search_page_statement,
 )
@@ -159,8 +159,15 @@ def list_todos(
             cursor, user_id=user_id, completed=completed, newest_first=newest_first, search=key
         )
         parameters |= {"after_created_at": after.created_at, "after_id": after.todo_id}
-    statement = (page_statement if key is None else search_page_statement)(
-        filtered=completed is not None, after_cursor=cursor is not None, newest_first=newest_first
+    shape = {
+        "filtered": completed is not None,
+        "after_cursor": cursor is not None,
+        "newest_first": newest_first,
+    }
+    statement = (
+        page_statement(**shape)
+        if key is None
+        else search_page_statement(**shape, indexed=_indexed(session))
     )
     with all_or_nothing(session, user_id, writes=False):
         if key is not None:
@@ -187,10 +194,16 @@ def count_todos(
     with all_or_nothing(session, user_id, writes=False):
         if search is not None:
             prepare_connection(session)
-        rows = session.execute(COUNT if search is None else SEARCH_COUNT, parameters)
+        statement = COUNT if search is None else search_count_statement(indexed=_indexed(session))
+        rows = session.execute(statement, parameters)
         by_status = {bool(done): int(n) for done, n in rows}
     done, pending = by_status.get(True, 0), by_status.get(False, 0)
     return TodoCounts(total=done + pending, completed=done, open=pending)
+
+
+def _indexed(session: Session) -> bool:
+    """Whether a search reads `ix_todo_search` (PostgreSQL; `src.models.search_index`)."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _update(session: Session, user_id: int, todo_id: int, values: dict[str, Any]) -> Todo:

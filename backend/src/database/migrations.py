@@ -36,6 +36,7 @@ from src import models as _models  # noqa: F401  registers the tables
 from src.config.settings import get_settings
 from src.database.connection import get_engine
 from src.database.migration_locks import hold_tables
+from src.models.search_index import include_in_comparison
 from src.models.types import UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -65,7 +66,11 @@ def compare_type(
     return context.dialect.name == "postgresql" and not inspected_type.timezone
 
 
-COMPARE_OPTIONS: dict[str, Any] = {"compare_type": compare_type, "compare_server_default": True}
+COMPARE_OPTIONS: dict[str, Any] = {
+    "compare_type": compare_type,
+    "compare_server_default": True,
+    "include_object": include_in_comparison,  # the search column and index are PostgreSQL's
+}
 
 
 def alembic_config() -> Config:

@@ -25,6 +25,7 @@ from sqlmodel._compat import SQLModelConfig
 from src.models.base import INVISIBLE_CHARACTERS, TimestampFields, reject_nul, require_visible
 from src.models.json_schema import VISIBLE_CHARACTER, Documented, omitted_not_null, refused_text
 from src.models.row_security import attach_row_security
+from src.models.search_index import attach_search_index
 from src.models.types import BigIntegerKey
 
 TITLE_MAX_LENGTH = 255
@@ -93,6 +94,7 @@ class Todo(TodoBase, TimestampFields, table=True):
 
 
 attach_row_security(Todo.__table__)  # type: ignore[attr-defined]  # SQLModel does not declare it
+attach_search_index(Todo.__table__)  # type: ignore[attr-defined]
 
 
 class TodoCreate(TodoBase):  # noqa: PLW1641  unhashable, as every mutable pydantic model

@@ -115,8 +115,10 @@ def test_migrations_and_create_all_build_the_same_postgres_schema(
     migrated = schema_of(upgrade_to_head)
     created = schema_of(SQLModel.metadata.create_all)
     assert migrated == created
-    assert len(migrated["columns"]) == 13
-    assert len(migrated["indexes"]) == 5
+    assert len(migrated["columns"]) == 14
+    assert len(migrated["indexes"]) == 6
+    assert [column for _, column, _ in migrated["generated"]] == ["search_head"]
+    assert ("todo", ["parallel_workers=0"]) in migrated["options"]
     assert len(migrated["policies"]) == 4
     assert migrated["row_security"] == [("todo", True, True), ("user", False, False)]
 

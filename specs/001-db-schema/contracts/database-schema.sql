@@ -53,6 +53,15 @@ CREATE INDEX ix_todo_user_id_created_at_id ON todo (user_id, created_at, id);
 -- Pages filtered by status, and counts per status, answered from the index alone.
 CREATE INDEX ix_todo_user_id_completed_created_at_id ON todo (user_id, completed, created_at, id);
 
+-- Search under row security (src.models.search_index): each row's title and description,
+-- lowered as the search lowers them (NULL past 2,400 bytes, so every entry fits a B-tree
+-- page), carried by an index in page order. A search filters the index entries, which row
+-- security allows for a condition that is not leakproof, and reads the table only for the
+-- candidates. No parallel plans: every query here reads one user's rows.
+ALTER TABLE todo ADD COLUMN search_head text GENERATED ALWAYS AS (CASE WHEN octet_length(lower(title COLLATE "und-x-icu") || E'\n' || coalesce(lower(description COLLATE "und-x-icu"), '')) <= 2400 THEN lower(title COLLATE "und-x-icu") || E'\n' || coalesce(lower(description COLLATE "und-x-icu"), '') END) STORED;
+CREATE INDEX ix_todo_search ON todo (user_id, created_at, id) INCLUDE (completed, search_head);
+ALTER TABLE todo SET (parallel_workers = 0);
+
 -- Row-Level Security: PostgreSQL itself admits a todo only to the user named by the
 -- transaction-local setting app.current_user_id (set by the operations with
 -- set_config(..., true)); with no setting, no row is visible or writable. FORCE holds
