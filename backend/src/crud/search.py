@@ -29,8 +29,9 @@ index-only scan: `ix_todo_search` carries each row's lowered text
 table only for candidates, where `MATCHES` decides. On SQLite the match is
 a filter on the user's own keyset scan; both stop once a page is full.
 
-The statements are `statements.py`'s with the match added; `owned` still
-scopes each one to its user.
+On SQLite the statements are `statements.py`'s with the match added; on
+PostgreSQL they read the index and the table as described above. `owned`
+scopes every part of each one to its user.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from src import models as _models  # noqa: F401  registers the tables
 from src.config.settings import get_settings
 from src.database.connection import get_engine
 from src.database.migration_locks import hold_tables
-from src.models.search_index import include_in_comparison
+from src.models.search_index import include_in_comparison, missing_search_objects
 from src.models.types import UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -109,10 +109,12 @@ def downgrade_to(
 
 
 def schema_differences(engine: Engine | None = None) -> list[Any]:
-    """What a new migration would have to change to match the models (empty when current)."""
+    """What a new migration would have to change to match the models (empty when current),
+    and on PostgreSQL the search objects the models do not hold but the database must."""
     with (engine or get_engine()).connect() as connection:
         context = MigrationContext.configure(connection, opts=COMPARE_OPTIONS)
-        return list(compare_metadata(context, SQLModel.metadata))
+        differences: list[Any] = list(compare_metadata(context, SQLModel.metadata))
+        return differences + [("missing", what) for what in missing_search_objects(connection)]
 
 
 @contextmanager

@@ -25,14 +25,21 @@ of this package reads one user's rows, which a parallel scan never helps.
 SQLite has no row security, nor the need: its search is unchanged. The
 migration `0009` holds a frozen copy of this SQL; `create_all` runs this one.
 Alembic's comparison leaves the column and the index alone
-(`is_search_index_object`): they are PostgreSQL's, like the policies.
+(`include_in_comparison`): they are PostgreSQL's, like the policies;
+`missing_search_objects` checks that they are there.
+
+The lowered text is computed when a row is written. If the server's ICU
+library changes its lower-case mapping (a major ICU upgrade), rows written
+before keep the old lowering; `UPDATE todo SET title = title` (as the
+maintenance role, in batches) recomputes it. Updates of title or
+description are no longer HOT updates (the index holds the text).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DDL, Table, event
+from sqlalchemy import DDL, Connection, Table, event, text
 
 SEARCH_HEAD = "search_head"
 SEARCH_INDEX = "ix_todo_search"
@@ -58,15 +65,42 @@ def attach_search_index(table: Table) -> None:
         event.listen(table, "after_create", ddl)
 
 
-def is_search_index_object(name: str | None, type_: str) -> bool:
+def is_search_index_object(table: str | None, name: str | None, type_: str) -> bool:
     """Whether Alembic is comparing the search column or index, which the models do not hold."""
+    if table != "todo":
+        return False
     return (type_ == "column" and name == SEARCH_HEAD) or (
         type_ == "index" and name == SEARCH_INDEX
     )
 
 
 def include_in_comparison(
-    _object: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any
+    item: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any
 ) -> bool:
-    """Alembic's `include_object`: everything but the search column and index."""
-    return not is_search_index_object(name, type_)
+    """Alembic's `include_object`: everything but the search column and index of `todo`.
+
+    Leaving them out also hides their absence from Alembic: `missing_search_objects`
+    is the check that they are there (`schema_differences` runs both).
+    """
+    table = getattr(getattr(item, "table", None), "name", None)
+    return not is_search_index_object(table, name, type_)
+
+
+def missing_search_objects(connection: Connection) -> list[str]:
+    """The search column, index or table option a PostgreSQL database lacks (empty: none)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    found = connection.execute(
+        text(
+            """SELECT
+                 EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'public'
+                         AND table_name = 'todo' AND column_name = :column
+                         AND is_generated = 'ALWAYS'),
+                 to_regclass(:index) IS NOT NULL,
+                 coalesce((SELECT 'parallel_workers=0' = ANY(reloptions) FROM pg_class
+                           WHERE oid = to_regclass('todo')), false)"""
+        ),
+        {"column": SEARCH_HEAD, "index": SEARCH_INDEX},
+    ).one()
+    wanted = (f"todo.{SEARCH_HEAD} (generated)", SEARCH_INDEX, "todo (parallel_workers = 0)")
+    return [what for what, present in zip(wanted, found, strict=True) if not present]

@@ -87,6 +87,23 @@ def test_a_model_change_without_a_migration_is_detected(empty_engine: Engine) ->
     assert schema_differences(empty_engine) != []
 
 
+def test_a_missing_search_index_is_detected_though_the_models_do_not_hold_it(
+    empty_engine: Engine,
+) -> None:
+    """Alembic is told to leave `ix_todo_search` alone; its absence must still show."""
+    upgrade_to_head(empty_engine)
+    if empty_engine.dialect.name != "postgresql":
+        assert schema_differences(empty_engine) == []  # SQLite has no search objects
+        return
+    with empty_engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_todo_search"))
+        connection.execute(text("ALTER TABLE todo RESET (parallel_workers)"))
+    assert schema_differences(empty_engine) == [
+        ("missing", "ix_todo_search"),
+        ("missing", "todo (parallel_workers = 0)"),
+    ]
+
+
 @pytest.fixture
 def schema_of(
     fresh_postgres: Callable[[], URL],

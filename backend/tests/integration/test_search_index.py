@@ -11,6 +11,7 @@ row security holds; the results on every backend (the `session` fixture).
 from __future__ import annotations
 
 import importlib.util
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,18 +102,55 @@ def explained_page(app: Engine, user_id: int, word: str) -> list[dict[str, Any]]
     return list(plan_nodes(explained["Plan"]))
 
 
-@pytest.mark.parametrize("script", ["漢", "é", "a"], ids=["3-byte", "2-byte", "ascii"])
+@pytest.mark.parametrize(
+    ("alphabet", "length"),
+    [
+        ([chr(c) for c in range(0x4E00, 0x9FA5)], 1990),  # 3 bytes each: about 6,000 bytes
+        ([chr(c) for c in range(0x0430, 0x0450)], 1990),  # Cyrillic, 2 bytes each
+        (list("abcdefghijklmnopqrstuvwxyz0123456789"), 1990),
+    ],
+    ids=["3-byte", "2-byte", "ascii"],
+)
 def test_a_todo_too_long_for_the_index_entry_is_stored_and_found(
-    session: Session, ann: User, script: str
+    session: Session, ann: User, alphabet: list[str], length: int
 ) -> None:
-    """2,000 characters of a 3-byte script are 6,000 bytes: no B-tree entry holds them."""
-    description = (script * 1990) + f" {RARE}"
-    assert len((description + "x").encode()) > MAX_HEAD_BYTES or script == "a"
-    (long_one,) = add(session, ann, ("long", description[-2000:]))
+    """Random text, which PostgreSQL cannot compress inside an index entry either."""
+    noise = "".join(random.Random(length).choices(alphabet, k=length))
+    (long_one,) = add(session, ann, ("long", f"{noise} {RARE}"))
     add(session, ann, ("short", "nothing here"))
     assert found(session, ann, RARE) == [long_one]
     assert found(session, ann, "absent word") == []
     assert crud.count_todos(session, uid(ann), search=RARE).total == 1
+    if session.get_bind().dialect.name == "postgresql":
+        kept = search_heads(session, uid(ann))
+        too_long = len(f"long\n{noise} {RARE}".lower().encode()) > MAX_HEAD_BYTES
+        assert (kept[long_one] is None) == too_long
+
+
+def test_the_search_text_is_kept_up_to_its_limit_and_not_one_byte_past_it(
+    session: Session, ann: User
+) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no search text")
+    # The kept text is title, line break, description; "é" is two bytes: 2 + 2 x 1,199 = 2,400.
+    at_limit = ("t", "é" * ((MAX_HEAD_BYTES - 2) // 2))
+    past_it = ("tt", "é" * ((MAX_HEAD_BYTES - 2) // 2))  # one byte more
+    kept_id, dropped_id = add(session, ann, at_limit, past_it)
+    kept = search_heads(session, uid(ann))
+    assert kept[kept_id] == f"t\n{at_limit[1]}"
+    assert len(str(kept[kept_id]).encode()) == MAX_HEAD_BYTES
+    assert kept[dropped_id] is None
+    assert found(session, ann, "éé") == [dropped_id, kept_id]  # both found, newest first
+
+
+def search_heads(session: Session, user_id: int) -> dict[int, str | None]:
+    """What PostgreSQL keeps in `todo.search_head` for the user's todos (as that user)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with engine.connect() as connection, connection.begin():
+        connection.exec_driver_sql(f"SET LOCAL app.current_user_id = '{user_id}'")
+        rows = connection.exec_driver_sql("SELECT id, search_head FROM todo").all()
+    return {todo_id: head for todo_id, head in rows}
 
 
 def test_a_search_never_matches_across_the_title_and_the_description(

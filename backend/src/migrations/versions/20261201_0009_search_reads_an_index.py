@@ -7,10 +7,14 @@ the page order that carries it with `completed`, and no parallel plans on
 `todo`. SQLite changes nothing.
 
 Adding a stored column rewrites the table: every row is copied with its new
-value under the ACCESS EXCLUSIVE lock, which the migration takes within
-`DB_MIGRATION_LOCK_TIMEOUT_S` (src.database.migration_locks) and holds for the
-rewrite (about 5 s for 1,000,000 rows here). No row is lost or changed; the
-downgrade drops the index and the column and resets the table option.
+value, and the index is built after it. Like every migration run here, it
+takes ACCESS EXCLUSIVE on `todo` and `user` within `DB_MIGRATION_LOCK_TIMEOUT_S`
+(src.database.migration_locks) and holds both until it commits: todo requests
+and logins wait for the rewrite and the build (about 5 s for 1,000,000 rows
+here, plus the index), and the rewrite needs the table's size again in free
+disk while it runs. No row is lost or changed; the downgrade drops the index
+and the column and resets the table option (to the default, whatever an
+operator had set).
 
 This is a frozen copy of `SEARCH_INDEX_DDL`; a test holds the two equal.
 
