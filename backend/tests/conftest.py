@@ -31,6 +31,7 @@ from src.database.roles import grant_application_role
 from src.models import Todo, User
 from src.models.row_security import act_as as name_user
 from tests.standins.neon_local import APP_USER, NeonLikeServer
+from tests.standins.replica_local import ReplicatedServer
 
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # A real Argon2id hash, so fixtures can make users without paying for hashing.
@@ -186,6 +187,27 @@ def started_neon_like(**options: Any) -> NeonLikeServer:
     except (OSError, RuntimeError, psycopg2.Error) as exc:
         unavailable(f"cannot start the Neon-like server (TLS PostgreSQL behind PgBouncer): {exc}")
     return server
+
+
+def started_replicated_server(**options: Any) -> ReplicatedServer:
+    """A migrated primary with a streaming standby (each behind PgBouncer), or a skip (a
+    failure under CI=true) that says what is missing; a failed start removed what it began."""
+    server = ReplicatedServer(**options)
+    try:
+        server.start()
+        server.migrate()
+    except (OSError, RuntimeError, psycopg2.Error) as exc:
+        server.stop()
+        unavailable(f"cannot start a primary and its standby (pg_basebackup, PgBouncer): {exc}")
+    return server
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ReplicatedServer]:
+    """A primary and its streaming standby for the tests of one module (read replicas)."""
+    server = started_replicated_server()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ import httpx2
 import psycopg2
 import pytest
 
-from tests.conftest import unavailable
 from tests.standins.replica_local import ReplicatedServer
 from tests.standins.uvicorn_server import UvicornServer
 
@@ -32,19 +31,6 @@ TOKEN_SECRET = "e65g4oi3os6lXDbhU-zpl19477qaAz7QHYzWATlAq1M"
 PASSWORD = "replica-e2e-password-1"
 _CHECK = re.compile(r"statement: SELECT \(CASE WHEN r\.replay")
 _REFUSED = re.compile(r'ERROR:  invalid input syntax for type pg_lsn: "todo-replica')
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ReplicatedServer]:
-    server = ReplicatedServer()
-    try:
-        server.start()
-        server.migrate()
-    except (OSError, RuntimeError, psycopg2.Error) as exc:
-        server.stop()
-        unavailable(f"cannot start a primary and its standby (pg_basebackup, PgBouncer): {exc}")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(

@@ -25,7 +25,7 @@ from src.database.async_connection import build_async_engine, new_async_session
 from src.database.capacity import PoolerExhaustedError
 from src.database.connection import build_engine
 from src.errors import DatabaseConnectionError, PoolExhaustedError
-from tests.conftest import settings_for, unavailable
+from tests.conftest import settings_for, started_replicated_server
 from tests.standins.neon_local import APP_USER
 from tests.standins.replica_local import ReplicatedServer
 
@@ -34,13 +34,8 @@ WAIT_TIMEOUT_S = 1  # the tight pooler's query_wait_timeout
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ReplicatedServer]:
-    server = ReplicatedServer(max_connections=40)
-    try:
-        server.start()
-        server.migrate()
-    except (OSError, RuntimeError, psycopg2.Error) as exc:
-        server.stop()
-        unavailable(f"cannot start a primary and its standby (pg_basebackup, PgBouncer): {exc}")
+    """The module's primary and standby, with a small `max_connections` to fill."""
+    server = started_replicated_server(max_connections=40)
     yield server
     server.stop()
 

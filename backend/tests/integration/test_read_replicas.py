@@ -29,26 +29,13 @@ from src.database.async_connection import build_async_engine
 from src.database.connection import build_engine
 from src.errors import TodoNotFoundError
 from src.models import TodoCreate, TodoUpdate, UserCreate
-from tests.conftest import add_user, settings_for, tid, uid, unavailable
+from tests.conftest import add_user, settings_for, tid, uid
 from tests.standins.replica_local import ReplicatedServer
 from tests.standins.round_trip_proxy import RoundTripProxy
 
 LAG = "2s"  # the standby's apply delay: far longer than a write-then-read takes
 LOOPS = 60
 KEY = "SpaaAKLxA3fQliO1yYR1b86Ci-Cd5OGqBVJVPjvFQbo"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ReplicatedServer]:
-    server = ReplicatedServer()
-    try:
-        server.start()
-        server.migrate()
-    except (OSError, RuntimeError, psycopg2.Error) as exc:
-        server.stop()
-        unavailable(f"cannot start a primary and its standby (pg_basebackup, PgBouncer): {exc}")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["direct", "pooler"])

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 
-import psycopg2
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -28,24 +27,11 @@ from src.database import read_your_writes
 from src.database.async_connection import build_async_engine, new_async_session
 from src.database.connection import build_engine
 from src.models import Todo, TodoCreate, TodoUpdate
-from tests.conftest import add_user, settings_for, tid, uid, unavailable
+from tests.conftest import add_user, settings_for, tid, uid
 from tests.standins.replica_local import ReplicatedServer
 
 BOUND_S = 0.5  # DB_REPLICA_MAX_LAG_S here
 COMEBACK_S = 20.0  # the longest time out is 10 s; the standby restarts meanwhile
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ReplicatedServer]:
-    server = ReplicatedServer()
-    try:
-        server.start()
-        server.migrate()
-    except (OSError, RuntimeError, psycopg2.Error) as exc:
-        server.stop()
-        unavailable(f"cannot start a primary and its standby (pg_basebackup, PgBouncer): {exc}")
-    yield server
-    server.stop()
 
 
 def routed_settings(cluster: ReplicatedServer, *, pooled: bool = False, **more: object) -> Settings:
