@@ -18,8 +18,10 @@ so PostgreSQL cannot fold the cast (and fail) while planning.
 Faults (a refused or dropped connection, a server starting or stopping) put
 the replica out for a backoff that doubles up to `BACKOFF_MAX_S`; when it
 runs out, one read tries the replica again while the others keep to the
-primary. Recovery conflicts (40001, or the FATAL "conflict with recovery")
-and a full replica pool send that one read to the primary and mark nothing.
+primary. Recovery conflicts (40001, or the FATAL "conflict with recovery"),
+a column or table the replica does not have yet (a migration it has not
+replayed) and a full replica pool send that one read to the primary and mark
+nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ logger = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 10.0
 _MARKER = "todo-replica: "
+# A column or table the statement names is missing: on a replica, a migration the primary has
+# committed that the replica has not replayed yet (a search needs `todo.search_head`, from
+# 0009). The primary answers; a statement that is wrong fails there the same way and is raised.
+_SCHEMA_NOT_THERE = {"42703", "42P01"}
 
 
 class Verdict(Enum):
@@ -49,6 +55,7 @@ class Verdict(Enum):
     LAGGING = "lagging"  # beyond the lag bound: skipped for a while
     NOT_A_REPLICA = "not in recovery"  # misconfigured: skipped for the longest while
     CONFLICT = "conflict"  # a recovery conflict cancelled the read: nothing is marked
+    SCHEMA = "behind the schema"  # a migration not replayed yet: nothing is marked
     BUSY = "busy"  # its pool is exhausted: nothing is marked
     DOWN = "down"  # unreachable, refusing, starting, stopping: skipped for a while
 
@@ -90,6 +97,8 @@ def _driver_verdict(exc: DBAPIError) -> Verdict | None:
     state = sqlstate_of(original) or ""
     if "conflict with recovery" in message or state in {"40001", "40P01"}:
         return Verdict.CONFLICT
+    if state in _SCHEMA_NOT_THERE:
+        return Verdict.SCHEMA
     return Verdict.DOWN if exc.connection_invalidated or state[:2] in {"08", "53", "57"} else None
 
 
@@ -126,7 +135,7 @@ class ReplicaHealth:
                 self._out_until = 0.0
 
     def failed(self, verdict: Verdict, reason: str) -> None:
-        if verdict in (Verdict.BEHIND, Verdict.CONFLICT, Verdict.BUSY):
+        if verdict in (Verdict.BEHIND, Verdict.CONFLICT, Verdict.BUSY, Verdict.SCHEMA):
             self.released()
             return
         with self._lock:

@@ -26,8 +26,10 @@ from src.crud import aio
 from src.database import read_your_writes
 from src.database.async_connection import build_async_engine, new_async_session
 from src.database.connection import build_engine
+from src.database.migrations import downgrade_to, upgrade_to_head
 from src.models import Todo, TodoCreate, TodoUpdate
 from tests.conftest import add_user, settings_for, tid, uid
+from tests.standins.neon_local import USER
 from tests.standins.replica_local import ReplicatedServer
 
 BOUND_S = 0.5  # DB_REPLICA_MAX_LAG_S here
@@ -186,6 +188,32 @@ def test_a_replica_cut_off_from_the_primary_is_skipped_once_the_primary_is_the_b
             read_your_writes.follow(old_client, position)
             assert crud.count_todos(old_client, user_id).total == 2
     assert read_your_writes.statistics(engine)["primary: replica lagging"] == 1
+
+
+def test_a_replica_that_has_not_replayed_a_migration_leaves_the_read_to_the_primary(
+    cluster: ReplicatedServer, engine_for: Callable[..., Engine]
+) -> None:
+    """Migration 0009 adds `todo.search_head`, which a search reads. A standby that has not
+    replayed it yet (replay paused here) has no such column; another worker, holding the
+    client's read position (which the standby has replayed), sends the search there, and the
+    primary must answer it instead of an error."""
+    writer, reader = engine_for(), engine_for()
+    session, user_id, _todo = written(writer, cluster)
+    position = read_your_writes.position_token(session)  # the cookie a client carries
+    owner = build_engine(settings_for(cluster.primary.url(USER)))  # the tables' owner
+    try:
+        downgrade_to("0008", owner)
+        cluster.wait_for_replay()
+        cluster.standby.sql("SELECT pg_wal_replay_pause()")
+        upgrade_to_head(owner)  # on the primary only: the standby keeps 0008's schema
+        with Session(reader) as another_worker:  # never wrote for the user; has its cookie
+            read_your_writes.follow(another_worker, position)
+            assert len(crud.list_todos(another_worker, user_id, search="KEPT").items) == 1
+    finally:
+        cluster.reset_standby()  # replaying again: both at the head revision
+        owner.dispose()
+        session.close()
+    assert read_your_writes.statistics(reader) == {"primary: replica behind the schema": 1}
 
 
 def test_a_recovery_conflict_on_the_replica_is_answered_by_the_primary(
