@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import psycopg2
 import pytest
 from hypothesis import HealthCheck, settings
 from psycopg2 import sql
-from sqlalchemy import Engine, delete, inspect, select
+from sqlalchemy import Engine, delete, event, inspect, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Session, SQLModel
@@ -40,6 +41,21 @@ KNOWN_PASSWORD_HASH = (
     "$argon2id$v=19$m=19456,t=2,p=1$c7HeugnlexhmisJRoaXs4w$"
     "plgIgevUU5Eg9c092QmooxHHg7ML8h05QY1KpbEXzfA"
 )
+
+
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement `engine` sends while the block runs (its listener is removed after)."""
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def settings_for(url: str | URL, **overrides: object) -> Settings:

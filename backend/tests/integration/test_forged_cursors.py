@@ -12,13 +12,11 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session
 
@@ -28,7 +26,7 @@ from src.crud import aio
 from src.crud.pagination import UNKEYED, Position, decode_cursor, encode_cursor, seal
 from src.errors import InvalidCursorError
 from src.models import TodoCreate, User
-from tests.conftest import add_user_async, uid
+from tests.conftest import add_user_async, statements_sent, uid
 
 LAYOUT = struct.Struct(">BQBqQ")  # version, user_id, flags, created_at µs, todo_id
 NEWEST_FIRST_ALL = 1  # the flags byte of completed=None, newest_first=True
@@ -36,21 +34,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID = 2**63 - 1
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 ENOUGH_FOR_A_WHILE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@contextmanager
-def statements_sent(engine: Engine) -> Iterator[list[str]]:
-    """Every SQL statement `engine` sends while the block runs."""
-    sent: list[str] = []
-
-    def record(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def refused_before_any_sql(session: Session, user: int, cursor: str) -> str:

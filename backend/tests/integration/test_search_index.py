@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlmodel import Session
 
@@ -27,7 +27,7 @@ from src.database.connection import build_engine
 from src.database.migrations import upgrade_to, upgrade_to_head
 from src.models import TodoCreate, User
 from src.models.search_index import MAX_HEAD_BYTES, SEARCH_INDEX_DDL
-from tests.conftest import add_user, empty_tables, settings_for, uid
+from tests.conftest import add_user, empty_tables, settings_for, statements_sent, uid
 from tests.integration.test_todo_search import add, found
 
 MIGRATION = next((Path(__file__).parents[2] / "src/migrations/versions").glob("*_0009_*.py"))
@@ -68,10 +68,9 @@ def test_a_rare_word_is_looked_for_in_the_index_and_the_table_read_only_for_cand
             [TodoCreate(title=f"errand {n}", description="milk and bread") for n in range(1000)]
             + [TodoCreate(title=f"see the {RARE}")],
         )
-        sent: list[str] = []
-        event.listen(app, "before_cursor_execute", lambda *args: sent.append(args[2]))
-        assert len(found(session, user, RARE.upper())) == 1
-        assert crud.count_todos(session, uid(user), search=RARE).total == 1
+        with statements_sent(app) as sent:
+            assert len(found(session, user, RARE.upper())) == 1
+            assert crud.count_todos(session, uid(user), search=RARE).total == 1
         assert sum("indexed.search_head LIKE" in statement for statement in sent) == 2
     with owner.connect() as connection:  # the visibility map, as autovacuum keeps it
         connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(

@@ -9,15 +9,13 @@ search, and a cursor bound to its search.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import Engine, Text, bindparam, delete, event, func, literal, null, select
+from sqlalchemy import Text, bindparam, delete, func, literal, null, select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session, col
@@ -27,7 +25,7 @@ from src.crud import aio
 from src.crud.search import SEARCH_MAX_LENGTH, lowered
 from src.errors import InvalidCursorError
 from src.models import Todo, TodoCreate, User
-from tests.conftest import act_as, add_user_async, tid, uid
+from tests.conftest import act_as, add_user_async, statements_sent, tid, uid
 
 # The argument-rule tests pass wrong types on purpose; the checker must let them.
 unchecked: Any = crud
@@ -60,20 +58,6 @@ def expected(todos: list[Todo], search: str) -> list[int]:
         for todo in todos
         if key in todo.title.lower() or key in (todo.description or "").lower()
     ]
-
-
-@contextmanager
-def statements_sent(engine: Engine) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_search_finds_the_text_in_title_or_description_in_any_letter_case(
