@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import closing
 
 import httpx2
-import psycopg2
 import pytest
 
 from tests.standins.replica_local import ReplicatedServer
@@ -72,16 +71,6 @@ def signed_up(client: httpx2.Client, base_url: str, email: str) -> int:
     return user_id
 
 
-def standby_title(cluster: ReplicatedServer, user_id: int, todo_id: int) -> str | None:
-    """The naive read: the todo's title straight from the standby, right after the write."""
-    dsn = cluster.standby.url().set(drivername="postgresql").render_as_string(hide_password=False)
-    with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"SET app.current_user_id = '{int(user_id)}'")
-        cursor.execute("SELECT title FROM todo WHERE id = %s", (todo_id,))
-        row = cursor.fetchone()
-    return None if row is None else str(row[0])
-
-
 def served_by_standby(cluster: ReplicatedServer) -> int:
     log = cluster.log_of(cluster.standby)
     return len(_CHECK.findall(log)) - len(_REFUSED.findall(log))
@@ -98,7 +87,7 @@ def test_a_client_reads_its_own_writes_through_either_instance(
         for n in range(LOOPS):
             writer, reader = (first, second) if n % 2 == 0 else (second, first)
             todo = client.post(f"{writer}/todos", json={"title": f"v{n}"}).raise_for_status().json()
-            naive_stale += standby_title(cluster, user_id, todo["id"]) != f"v{n}"
+            naive_stale += cluster.standby_title(user_id, todo["id"]) != f"v{n}"
             answer = client.get(f"{reader}/todos/{todo['id']}")
             counts = client.get(f"{writer}/todos/counts").json()
             reads += 2

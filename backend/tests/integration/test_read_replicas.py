@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import closing
 
-import psycopg2
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -58,16 +57,6 @@ def routed_engine(routed: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
-def on_standby(cluster: ReplicatedServer, user_id: int, todo_id: int) -> str | None:
-    """A naive read: the todo's title straight from the standby (None: not there)."""
-    dsn = cluster.standby.url().set(drivername="postgresql").render_as_string(hide_password=False)
-    with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"SET app.current_user_id = '{user_id}'")
-        cursor.execute("SELECT title FROM todo WHERE id = %s", (todo_id,))
-        row = cursor.fetchone()
-    return None if row is None else str(row[0])
-
-
 def test_a_read_after_the_sessions_own_write_sees_it_while_the_replica_lags(
     cluster: ReplicatedServer, routed_engine: Engine
 ) -> None:
@@ -78,7 +67,7 @@ def test_a_read_after_the_sessions_own_write_sees_it_while_the_replica_lags(
         for n in range(LOOPS):
             todo = crud.create_todo(session, uid(user), TodoCreate(title=f"v{n}"))
             crud.update_todo(session, uid(user), tid(todo), TodoUpdate(title=f"w{n}"))
-            naive_stale += on_standby(cluster, uid(user), tid(todo)) != f"w{n}"
+            naive_stale += cluster.standby_title(uid(user), tid(todo)) != f"w{n}"
             session.expunge_all()  # what a request's fresh session would hold: nothing
             stale += crud.get_todo(session, uid(user), tid(todo)).title != f"w{n}"
             stale += crud.count_todos(session, uid(user)).total != n + 1
@@ -200,7 +189,7 @@ def test_row_security_holds_on_the_replica(
             crud.get_todo(session, uid(ann), tid(bobs))
         assert [t.title for t in crud.list_todos(session, uid(ann)).items] == ["ann's"]
     assert read_your_writes.statistics(routed_engine) == {"replica": 2}
-    assert on_standby(cluster, uid(ann), tid(bobs)) is None  # the policy itself, on the standby
+    assert cluster.standby_title(uid(ann), tid(bobs)) is None  # the policy itself, on the standby
 
 
 def test_a_caught_up_read_costs_the_replica_one_round_trip_and_the_primary_none(

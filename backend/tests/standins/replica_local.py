@@ -158,6 +158,16 @@ class ReplicatedServer:
             cursor.execute("SELECT pg_wal_replay_resume()")
         self.wait_for_replay()
 
+    def standby_title(self, user_id: int, todo_id: int) -> str | None:
+        """A naive read: the todo's title straight from the standby, as the application role
+        naming `user_id` (None: not there, or not that user's)."""
+        dsn = self.standby.url().set(drivername="postgresql").render_as_string(hide_password=False)
+        with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"SET app.current_user_id = '{int(user_id)}'")
+            cursor.execute("SELECT title FROM todo WHERE id = %s", (todo_id,))
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
     def wait_for_replay(self, timeout_s: float = 30.0) -> None:
         """Until the standby has replayed everything the primary wrote so far.
 
